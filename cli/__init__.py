@@ -1,0 +1,1 @@
+"""The one front door: ``bgm train|serve|compose``. Imports each part lazily."""

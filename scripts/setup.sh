@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs what bgm needs on a Debian machine: FluidSynth and a General MIDI
+# SoundFont from apt, then a virtual environment at .venv with bgm in it,
+# pinned by requirements.lock. Safe to run again: it skips what is there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3.11}
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+
+apt_packages=()
+command -v fluidsynth >/dev/null || apt_packages+=(fluidsynth)
+[ -f /usr/share/sounds/sf2/FluidR3_GM.sf2 ] || apt_packages+=(fluid-soundfont-gm)
+command -v "$PYTHON" >/dev/null || apt_packages+=(python3.11 python3.11-venv)
+if command -v "$PYTHON" >/dev/null && ! "$PYTHON" -c "import ensurepip, venv" 2>/dev/null; then
+  apt_packages+=(python3.11-venv)
+fi
+if [ ${#apt_packages[@]} -gt 0 ]; then
+  echo "installing ${apt_packages[*]} with apt"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${apt_packages[@]}" >/dev/null
+fi
+
+[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q -c requirements.lock -e ".[test]"
+echo "bgm is installed in .venv (try: .venv/bin/bgm --help)"

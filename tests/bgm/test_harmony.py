@@ -1,0 +1,19 @@
+from bgm.harmony import Key, estimate_key
+from bgm.tokens import Onset
+
+
+def _line(pitches):
+    return [Onset(i * 4, (p,), 4) for i, p in enumerate(pitches)]
+
+
+def test_a_c_major_tune_is_in_c_major():
+    assert estimate_key(_line([60, 62, 64, 65, 67, 69, 71, 72, 67, 64, 60])) == Key(0, "major")
+
+
+def test_an_a_minor_tune_is_in_a_minor():
+    assert estimate_key(_line([57, 59, 60, 62, 64, 65, 68, 69, 64, 60, 57, 57])) == Key(9, "minor")
+
+
+def test_the_harmonic_minor_seventh_is_in_scale():
+    assert Key(9, "minor").in_scale(68)  # G#
+    assert not Key(0, "major").in_scale(61)

@@ -1,0 +1,48 @@
+"""Fixtures shared by every test folder: small music files made on the spot."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+from music21 import chord, meter, note, stream, tempo
+
+
+def make_tune(seed: int, minor: bool = False, notes: int = 48, chords: bool = False) -> stream.Score:
+    """A random-walk tune in C major or A minor, long enough to train on."""
+    rng = random.Random(seed)
+    scale = [57, 59, 60, 62, 64, 65, 68, 69] if minor else [60, 62, 64, 65, 67, 69, 71, 72]
+    part = stream.Part()
+    part.append(tempo.MetronomeMark(number=100))
+    part.append(meter.TimeSignature("4/4"))
+    i = 0
+    for _ in range(notes):
+        i = max(0, min(len(scale) - 1, i + rng.choice([-2, -1, 1, 2])))
+        length = rng.choice([0.5, 0.5, 1.0, 1.0, 2.0])
+        if rng.random() < 0.1:
+            part.append(note.Rest(quarterLength=0.5))
+        if chords:
+            part.append(chord.Chord([scale[i] - 12, scale[i] - 5, scale[i]], quarterLength=length))
+        else:
+            part.append(note.Note(scale[i], quarterLength=length))
+    score = stream.Score()
+    score.insert(0, part)
+    return score
+
+
+def write_tunes(folder: Path, count: int = 6) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for k in range(count):
+        path = folder / f"tune{k}.mid"
+        make_tune(k, minor=k % 2 == 1, chords=k % 3 == 2).write("midi", fp=str(path))
+        paths.append(path)
+    return paths
+
+
+@pytest.fixture(scope="session")
+def tune_dir(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("tunes")
+    write_tunes(folder)
+    return folder

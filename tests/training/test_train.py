@@ -1,0 +1,121 @@
+"""A tiny end-to-end run: a few pieces, one epoch, a few units, exported and loaded as a server would."""
+
+import json
+import shutil
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from bgm.moods import MOODS
+from training.train import TrainingError, TrainOptions, train
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory, tune_dir):
+    root = tmp_path_factory.mktemp("train")
+    options = TrainOptions(
+        data=(tune_dir,),
+        models_dir=root / "models",
+        run_dir=root / "run",
+        cache_dir=root / "cache",
+        units=8,
+        embedding=8,
+        epochs=1,
+        samples_per_epoch=256,
+        batch_size=64,
+        primers_per_mood=2,
+        workers=1,
+        progress=False,
+    )
+    return options, train(options)
+
+
+def test_training_publishes_version_one(tiny):
+    options, result = tiny
+    assert result.version == 1
+    assert result.path == options.models_dir / "bgm" / "1"
+    assert (result.path / "saved_model.pb").exists()
+
+
+def test_serving_default_takes_tokens_and_mood_and_returns_logits(tiny):
+    options, result = tiny
+    fn = tf.saved_model.load(str(result.path)).signatures["serving_default"]
+    assert fn.structured_input_signature[1]["tokens"].dtype == tf.int32
+    assert fn.structured_input_signature[1]["tokens"].shape.as_list() == [None, 32]
+    assert fn.structured_input_signature[1]["mood"].shape.as_list() == [None]
+    out = fn(tokens=tf.zeros([3, 32], tf.int32), mood=tf.constant([0, 1, 2]))["logits"]
+    vocab = json.loads((options.run_dir / "vocab.json").read_text())["tokens"]
+    assert out.dtype == tf.float32 and out.shape == (3, len(vocab))
+
+
+def test_metadata_describes_the_model(tiny):
+    options, result = tiny
+    meta = tf.saved_model.load(str(result.path)).signatures["metadata"](dummy=tf.constant([0]))
+    vocab = json.loads((options.run_dir / "vocab.json").read_text())["tokens"]
+    assert [t.decode() for t in meta["vocab"].numpy()[0]] == vocab
+    assert [m.decode() for m in meta["moods"].numpy()[0]] == list(MOODS)
+    assert int(meta["window"].numpy()[0]) == 32
+    primers = meta["primers"].numpy()[0]
+    assert primers.shape == (len(MOODS), 2, 32) and primers.dtype == np.int32
+    assert primers.max() < len(vocab)
+    info = json.loads(meta["info"].numpy()[0])
+    assert info["val_perplexity"] > 1 and info["unigram_perplexity"] > 1
+
+
+def test_saved_model_cli_lists_both_signatures(tiny):
+    _, result = tiny
+    cli = Path(sys.executable).with_name("saved_model_cli")
+    shown = subprocess.run(
+        [cli, "show", "--all", "--dir", result.path], capture_output=True, text=True
+    ).stdout
+    assert "signature_def['serving_default']" in shown
+    assert "signature_def['metadata']" in shown
+
+
+def test_resume_continues_from_the_last_epoch(tiny):
+    options, _ = tiny
+    resumed = replace(options, epochs=2, resume=True, models_dir=options.models_dir.parent / "resumed")
+    result = train(resumed)
+    state = json.loads((options.run_dir / "state.json").read_text())
+    assert [h["epoch"] for h in state["history"]] == [1, 2]
+    assert result.figures["epochs"] == 2
+
+
+def test_fine_tuning_extends_the_vocabulary_and_publishes_the_next_version(tiny, tmp_path):
+    options, _ = tiny
+    models = tmp_path / "models"
+    shutil.copytree(options.models_dir, models)
+    extra = tmp_path / "extra"
+    extra.mkdir()
+    (extra / "high.abc").write_text("X:1\nT:high\nM:4/4\nL:1/8\nK:C\n" + "c'd'e'f' g'a'b'c''|" * 12 + "\n")
+    result = train(
+        replace(options, data=(extra,), models_dir=models, run_dir=tmp_path / "run", from_latest=True)
+    )
+    assert result.version == 2
+    old_vocab = json.loads((options.run_dir / "vocab.json").read_text())["tokens"]
+    new_vocab = json.loads((tmp_path / "run" / "vocab.json").read_text())["tokens"]
+    assert new_vocab[: len(old_vocab)] == old_vocab and len(new_vocab) > len(old_vocab)
+
+
+def test_no_usable_music_fails_clearly_and_publishes_nothing(tmp_path):
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "broken.mid").write_bytes(b"MThd garbage")
+    models = tmp_path / "models"
+    with pytest.raises(TrainingError, match="No usable music"):
+        train(
+            TrainOptions(
+                data=(bad,),
+                models_dir=models,
+                run_dir=tmp_path / "run",
+                cache_dir=tmp_path / "c",
+                workers=1,
+                progress=False,
+            )
+        )
+    assert not models.exists()

@@ -1,0 +1,1 @@
+"""Training: corpus parsing, mood labels, vocabulary, the BLSTM, the loop, export and publish."""

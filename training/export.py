@@ -1,0 +1,112 @@
+"""SavedModel export: the model contract that the server and the bot rely on.
+
+Signatures (all outputs batched along dim 0, so TF Serving's batching,
+which splits every output by the requests' batch sizes, can serve them):
+- ``serving_default``: ``tokens`` int32 [batch, window], ``mood`` int32 [batch]
+  -> ``logits`` float32 [batch, vocab].
+- ``metadata``: ``dummy`` int32 [batch] (ignored) -> per row: ``vocab``
+  string [vocab], ``moods`` string [moods], ``window`` int32,
+  ``primers`` int32 [moods, primers, window], ``tokenizer_version`` int32,
+  ``info`` string (JSON: training figures).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from bgm.moods import MOODS
+from bgm.tokens import TOKENIZER_VERSION
+from training.model import ModelConfig, build
+from training.vocab import Vocabulary
+
+EXTRA_DIR = "assets.extra/bgm"  # beside the SavedModel: what fine-tuning needs (TF Serving ignores it)
+
+
+def _tile(value: tf.Tensor, rows: tf.Tensor) -> tf.Tensor:
+    return tf.tile(value[tf.newaxis], tf.concat([[rows], tf.ones(tf.rank(value), tf.int32)], 0))
+
+
+def export(
+    model: keras.Model,
+    config: ModelConfig,
+    vocab: Vocabulary,
+    primers: np.ndarray,
+    info: dict,
+    path: Path,
+) -> None:
+    """Write a CPU-loadable SavedModel of ``model`` with both signatures, and the Keras files beside it."""
+    # A graph traced with cuDNN available bakes in CudnnRNN ops a CPU server cannot run.
+    portable = build(config, use_cudnn=False)
+    portable.set_weights(model.get_weights())
+
+    constants = {
+        "vocab": tf.constant(list(vocab.tokens)),
+        "moods": tf.constant(list(MOODS)),
+        "window": tf.constant(config.window, tf.int32),
+        "primers": tf.constant(primers.astype(np.int32)),
+        "tokenizer_version": tf.constant(TOKENIZER_VERSION, tf.int32),
+        "info": tf.constant(json.dumps(info)),
+    }
+
+    archive = keras.export.ExportArchive()
+    archive.track(portable)
+
+    def serving_default(tokens, mood):
+        return {"logits": portable({"tokens": tokens, "mood": mood}, training=False)}
+
+    def metadata(dummy):
+        rows = tf.shape(dummy)[0]
+        return {name: _tile(value, rows) for name, value in constants.items()}
+
+    archive.add_endpoint(
+        "serving_default",
+        serving_default,
+        input_signature=[
+            tf.TensorSpec([None, config.window], tf.int32, name="tokens"),
+            tf.TensorSpec([None], tf.int32, name="mood"),
+        ],
+    )
+    archive.add_endpoint(
+        "metadata", metadata, input_signature=[tf.TensorSpec([None], tf.int32, name="dummy")]
+    )
+    archive.write_out(str(path), verbose=False)
+
+    extra = path / EXTRA_DIR
+    extra.mkdir(parents=True)
+    portable.save_weights(extra / "model.weights.h5")
+    (extra / "model.json").write_text(
+        json.dumps({"config": config.to_dict(), "vocab": list(vocab.tokens), "moods": list(MOODS)})
+    )
+
+
+def verify(
+    path: Path, model: keras.Model, config: ModelConfig, vocab: Vocabulary, primers: np.ndarray
+) -> None:
+    """Load the export as a server would and check it predicts what ``model`` predicts; raise if not."""
+    loaded = tf.saved_model.load(str(path))
+    tokens = primers.reshape(-1, config.window)[:8]
+    mood = np.arange(len(tokens), dtype=np.int32) % len(MOODS)
+    got = loaded.signatures["serving_default"](tokens=tf.constant(tokens), mood=tf.constant(mood))["logits"]
+    want = model({"tokens": tokens, "mood": mood}, training=False)
+    if got.shape != (len(tokens), len(vocab)) or not np.allclose(got.numpy(), np.asarray(want), atol=1e-4):
+        raise RuntimeError("the exported model does not predict what the trained model predicts")
+    meta = loaded.signatures["metadata"](dummy=tf.constant([0], tf.int32))
+    if [t.decode() for t in meta["vocab"].numpy()[0]] != list(vocab.tokens):
+        raise RuntimeError("the exported vocabulary differs from the training vocabulary")
+
+
+def load_keras(path: Path) -> tuple[keras.Model, ModelConfig, Vocabulary]:
+    """The trainable model of a published version (Keras cannot load a SavedModel itself)."""
+    extra = path / EXTRA_DIR
+    data = json.loads((extra / "model.json").read_text())
+    if tuple(data["moods"]) != MOODS:
+        raise ValueError(f"version at {path} was trained on moods {data['moods']}, not {list(MOODS)}")
+    config = ModelConfig.from_dict(data["config"])
+    model = build(config)
+    model.load_weights(extra / "model.weights.h5")
+    return model, config, Vocabulary(tuple(data["vocab"]))

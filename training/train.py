@@ -1,0 +1,189 @@
+"""``bgm train``: files -> tokens -> moods -> vocabulary -> BLSTM -> published SavedModel version."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from bgm.moods import MOODS
+from training import corpus, dataset, export, publish
+from training.loop import LoopConfig, RunState, fit
+from training.model import ModelConfig, build, compile_model
+from training.vocab import Vocabulary, frequent_tokens
+from training.vocab import build as build_vocab
+
+
+class TrainingError(Exception):
+    """Training cannot go on; the message is one sentence for the user."""
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    data: tuple[Path, ...] = ()
+    with_default_corpus: bool = False
+    models_dir: Path = Path("models")
+    model_name: str = "bgm"
+    run_dir: Path = Path("runs/train")
+    cache_dir: Path = Path.home() / ".cache" / "bgm" / "parsed"
+    resume: bool = False
+    from_latest: bool = False
+    units: int = 128
+    window: int = 32
+    embedding: int = 64
+    epochs: int = 10
+    batch_size: int = 256
+    samples_per_epoch: int = 400_000
+    patience: int = 2
+    seed: int = 0
+    min_count: int = 3
+    validation: float = 0.1
+    learning_rate: float = 1e-3
+    corpus_share: float = 1.0
+    primers_per_mood: int = 16
+    workers: int | None = None
+    progress: bool = True
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    version: int
+    path: Path
+    figures: dict = field(default_factory=dict)
+
+
+def load_pieces(options: TrainOptions) -> list[dataset.Labelled]:
+    paths = list(options.data)
+    if options.with_default_corpus or not paths:
+        paths += corpus.default_corpus_files()
+    sources, skipped = corpus.collect(paths)
+    pieces, unparsable = corpus.load(sources, options.cache_dir, options.workers, options.progress)
+    skipped += unparsable
+    for item in skipped:
+        print(f"skipped {item.name}: {item.reason}")
+    if not pieces:
+        raise TrainingError(
+            f"No usable music found: all {len(sources) + len(skipped) - len(unparsable)} files were skipped."
+        )
+    if options.corpus_share < 1.0:
+        keep = np.random.default_rng(options.seed).permutation(len(pieces))[
+            : max(1, int(len(pieces) * options.corpus_share))
+        ]
+        pieces = [pieces[i] for i in sorted(keep)]
+    labelled = dataset.label(pieces)
+    print(f"{len(pieces)} pieces from {len(sources)} files ({len(skipped)} skipped)")
+    for mood, (n_pieces, n_tokens) in dataset.mood_summary(labelled).items():
+        print(f"  {mood:8s} {n_pieces:6d} pieces {n_tokens:9,d} tokens")
+    return labelled
+
+
+def _grow(new: keras.Model, old: keras.Model) -> None:
+    """Copy ``old``'s weights into ``new``, whose vocabulary is larger: new rows keep their fresh init."""
+    for layer in new.layers:
+        old_weights = old.get_layer(layer.name).get_weights() if layer.weights else []
+        merged = []
+        for fresh, previous in zip(layer.get_weights(), old_weights):
+            fresh[tuple(slice(0, n) for n in previous.shape)] = previous
+            merged.append(fresh)
+        if merged:
+            layer.set_weights(merged)
+
+
+def _prepare(
+    options: TrainOptions, labelled: list[dataset.Labelled]
+) -> tuple[keras.Model, ModelConfig, Vocabulary, RunState]:
+    run_dir = options.run_dir
+    streams = [item.piece.tokens for item in labelled]
+    if options.resume:
+        if not (run_dir / "state.json").exists():
+            raise TrainingError(f"Nothing to resume in {run_dir}: no finished epoch was saved there.")
+        vocab = Vocabulary.load(run_dir / "vocab.json")
+        config = ModelConfig.from_dict(json.loads((run_dir / "model.json").read_text()))
+        model = keras.saving.load_model(run_dir / "last.keras")
+        return model, config, vocab, RunState.load(run_dir / "state.json")
+
+    shutil.rmtree(run_dir, ignore_errors=True)
+    run_dir.mkdir(parents=True)
+    if options.from_latest:
+        live = publish.latest(options.models_dir / options.model_name)
+        if live is None:
+            raise TrainingError(
+                f"--from latest: no published version in {options.models_dir / options.model_name}."
+            )
+        old, old_config, old_vocab = export.load_keras(live)
+        vocab = old_vocab.extended(frequent_tokens(streams, options.min_count))
+        config = ModelConfig(**{**old_config.to_dict(), "vocab_size": len(vocab)})
+        model = build(config)
+        _grow(model, old)
+        print(f"fine-tuning version {live.name}: vocabulary {len(old_vocab)} -> {len(vocab)}")
+    else:
+        vocab = build_vocab(streams, options.min_count)
+        config = ModelConfig(len(vocab), len(MOODS), options.window, options.units, options.embedding)
+        model = build(config)
+    compile_model(model, options.learning_rate)
+    vocab.save(run_dir / "vocab.json")
+    (run_dir / "model.json").write_text(json.dumps(config.to_dict()))
+    return model, config, vocab, RunState()
+
+
+def train(options: TrainOptions) -> TrainResult:
+    """Train and publish a new version; on any failure ``models/`` is left exactly as it was."""
+    keras.utils.set_random_seed(options.seed)
+    labelled = load_pieces(options)
+    model, config, vocab, state = _prepare(options, labelled)
+    train_part, val_part = dataset.split(labelled, options.validation, options.seed)
+    train_w = dataset.windows(train_part, vocab, config.window)
+    val_w = dataset.windows(val_part, vocab, config.window)
+    if len(train_w) == 0 or len(val_w) == 0:
+        raise TrainingError(
+            f"Too little music to train on: pieces must be longer than {config.window} steps."
+        )
+    unigram = dataset.unigram_perplexity(train_w, val_w, len(vocab))
+    print(
+        f"vocabulary {len(vocab)} tokens; {len(train_w):,} training and {len(val_w):,} validation windows;"
+        f" unigram perplexity {unigram:.2f}"
+    )
+
+    loop = LoopConfig(
+        options.epochs,
+        options.batch_size,
+        options.samples_per_epoch,
+        patience=options.patience,
+        seed=options.seed,
+    )
+    started = time.perf_counter()
+    state = fit(model, train_w, val_w, loop, options.run_dir, state)
+    model.load_weights(options.run_dir / "best.weights.h5")
+
+    best = state.history[state.best_epoch - 1]
+    figures = {
+        "val_loss": best["val_loss"],
+        "val_accuracy": best["val_accuracy"],
+        "val_perplexity": best["val_perplexity"],
+        "unigram_perplexity": unigram,
+        "epochs": state.epoch,
+        "best_epoch": state.best_epoch,
+        "train_seconds_this_run": round(time.perf_counter() - started, 1),
+        "tokens_per_s": round(float(np.mean([h["tokens_per_s"] for h in state.history])), 1),
+        "pieces": len(labelled),
+        "moods": {m: n for m, (n, _) in dataset.mood_summary(labelled).items()},
+        "config": config.to_dict(),
+    }
+    primers = dataset.primers(train_part, vocab, config.window, options.primers_per_mood, options.seed)
+
+    def write(path: Path) -> None:
+        export.export(model, config, vocab, primers, figures, path)
+        export.verify(path, model, config, vocab, primers)
+
+    model_dir = options.models_dir / options.model_name
+    version = publish.publish(model_dir, write)
+    print(
+        f"published {model_dir / str(version)}: val_loss {best['val_loss']:.3f}, "
+        f"perplexity {best['val_perplexity']:.2f} (unigram {unigram:.2f})"
+    )
+    return TrainResult(version, model_dir / str(version), figures)
