@@ -24,8 +24,8 @@ from bgm.tokens import Onset
 
 MOODS = ("calm", "happy", "sad", "epic", "tense", "playful")
 
-DENSE = 0.55  # onsets per step at or above which a piece is "dense"
-SPARSE = 0.34  # onsets per step below which a piece is "sparse"
+DENSE = 0.42  # onsets per step at or above which a piece is "dense" (top ~third of the corpus)
+SPARSE = 0.30  # onsets per step below which a piece is "sparse" (bottom ~quarter)
 CHORDAL = 2.5  # mean pitches per onset at or above which a piece is "chordal"
 
 

@@ -87,7 +87,7 @@ def _grow(new: keras.Model, old: keras.Model) -> None:
     for layer in new.layers:
         old_weights = old.get_layer(layer.name).get_weights() if layer.weights else []
         merged = []
-        for fresh, previous in zip(layer.get_weights(), old_weights):
+        for fresh, previous in zip(layer.get_weights(), old_weights, strict=True):
             fresh[tuple(slice(0, n) for n in previous.shape)] = previous
             merged.append(fresh)
         if merged:

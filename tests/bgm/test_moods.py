@@ -11,9 +11,9 @@ from bgm.tokens import Onset
         (Features("minor", 0.2, 1.0, False), "sad"),
         (Features("major", 0.3, 4.0, False), "epic"),
         (Features("major", 0.8, 1.0, False), "playful"),
-        (Features("major", 0.45, 1.0, True), "playful"),
+        (Features("major", 0.35, 1.0, True), "playful"),
         (Features("major", 0.2, 1.0, False), "calm"),
-        (Features("major", 0.45, 1.0, False), "happy"),
+        (Features("major", 0.35, 1.0, False), "happy"),
     ],
 )
 def test_the_rule_gives_each_mood(f, mood):

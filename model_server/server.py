@@ -1,0 +1,168 @@
+"""Build, start and stop the gRPC server; ``serve`` runs it until SIGTERM/SIGINT.
+
+``EmbeddedServer`` is for code that needs a server for a while (tests, ``bgm compose``): ``start()``
+loads what is in the models folder, binds, returns the port and leaves the server running on gRPC's
+own threads, so the caller's thread (any thread) carries on.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from concurrent import futures
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from tensorflow_serving.apis import model_service_pb2_grpc, prediction_service_pb2_grpc
+
+from model_server.batching import Batcher, BatchingParameters
+from model_server.repository import Repository
+from model_server.service import ModelServicer, PredictionServicer
+
+log = logging.getLogger(__name__)
+SERVICES = ("", "tensorflow.serving.PredictionService", "tensorflow.serving.ModelService")
+# TF Serving lifts gRPC's 4 MiB message limit; so do we (-1 = unlimited). A second server on the same
+# port must fail to bind rather than silently share it (gRPC's default is SO_REUSEPORT on Linux).
+_OPTIONS = [
+    ("grpc.max_receive_message_length", -1),
+    ("grpc.max_send_message_length", -1),
+    ("grpc.so_reuseport", 0),
+]
+
+
+def _batching(config: str | Path | BatchingParameters | None) -> BatchingParameters | None:
+    if config is None or isinstance(config, BatchingParameters):
+        return config
+    return BatchingParameters.from_file(config)
+
+
+class EmbeddedServer:
+    """TF Serving's gRPC API over every model under ``models_root``; also a context manager."""
+
+    def __init__(
+        self,
+        models_root: str | Path,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        batching_config: str | Path | BatchingParameters | None = None,
+        poll_seconds: float = 1.0,
+        max_workers: int = 32,
+    ) -> None:
+        """``batching_config``: a TF Serving batching parameters file, parsed parameters, or None (off)."""
+        self.models_root = Path(models_root)
+        self.host, self.port = host, port
+        self.poll_seconds = poll_seconds
+        self.max_workers = max_workers
+        self.batching = _batching(batching_config)
+        self.health = health.HealthServicer()
+        self.repository = Repository(self.models_root, on_change=self._set_health)
+        self.batcher: Batcher | None = None
+        self._server: grpc.Server | None = None
+
+    @property
+    def address(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
+
+    def start(self) -> int:
+        """Load the models present now, start serving and polling; return the bound port."""
+        if self._server is not None:
+            raise RuntimeError("the server is already started")
+        self._set_health(False)
+        self.repository.poll_once()
+        self.batcher = Batcher(self.batching) if self.batching is not None else None
+        server = grpc.server(
+            futures.ThreadPoolExecutor(max_workers=self.max_workers, thread_name_prefix="grpc"),
+            options=_OPTIONS,
+        )
+        prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(
+            PredictionServicer(self.repository, self.batcher), server
+        )
+        model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelServicer(self.repository), server)
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        try:
+            bound = server.add_insecure_port(f"{host}:{self.port}")
+        except RuntimeError as error:
+            bound, reason = 0, error
+        else:
+            reason = None
+        if not bound:
+            self._shutdown_workers()
+            raise OSError(f"cannot listen on {host}:{self.port}: {reason or 'address in use?'}")
+        self.port = bound
+        server.start()
+        self._server = server
+        self.repository.start_polling(self.poll_seconds)
+        self._set_health(self.repository.available())
+        log.info("model server listening on %s, serving %s", self.address, self.models_root)
+        return bound
+
+    def stop(self, grace: float | None = 5.0) -> None:
+        """Refuse new calls, let in-flight ones finish (up to ``grace`` seconds), then unload everything."""
+        if self._server is None:
+            return
+        self.health.enter_graceful_shutdown()
+        self._server.stop(grace).wait()
+        self._server = None
+        self._shutdown_workers()
+        log.info("model server on %s stopped", self.address)
+
+    def _shutdown_workers(self) -> None:
+        if self.batcher is not None:
+            self.batcher.close()
+            self.batcher = None
+        self.repository.close()
+
+    def tf_calls(self, model: str, version: int | None = None) -> int:
+        """TF calls made for ``model`` (one ``version`` or all), warm-up excluded."""
+        return self.repository.calls.get(model, version)
+
+    def _set_health(self, available: bool) -> None:
+        status = (
+            health_pb2.HealthCheckResponse.SERVING
+            if available
+            else health_pb2.HealthCheckResponse.NOT_SERVING
+        )
+        for service in SERVICES:
+            self.health.set(service, status)
+
+    def __enter__(self) -> EmbeddedServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def serve(
+    models_root: str | Path,
+    host: str = "127.0.0.1",
+    port: int = 8500,
+    batching_config: str | Path | BatchingParameters | None = None,
+    poll_seconds: float = 1.0,
+    grace: float = 10.0,
+    stop_event: threading.Event | None = None,
+) -> None:
+    """Serve until SIGTERM or SIGINT (or ``stop_event``, for callers off the main thread), then drain."""
+    stop = stop_event or threading.Event()
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            previous[signum] = signal.signal(signum, lambda *_: stop.set())
+    server = EmbeddedServer(
+        models_root, host=host, port=port, batching_config=batching_config, poll_seconds=poll_seconds
+    )
+    try:
+        server.start()
+        # wait() with a timeout keeps the main thread responsive to signals.
+        while not stop.wait(0.5):
+            pass
+        log.info("stopping: letting in-flight calls finish")
+    finally:
+        server.stop(grace)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
