@@ -76,10 +76,67 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=_train)
 
 
+def _serve(args: argparse.Namespace) -> int:
+    import logging
+
+    from model_server import DEFAULT_BATCHING_CONFIG, serve
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    batching = None if args.no_batching else (args.batching_config or DEFAULT_BATCHING_CONFIG)
+    serve(
+        args.models, host=args.host, port=args.port, batching_config=batching, poll_seconds=args.poll_seconds
+    )
+    return 0
+
+
+def _add_serve(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("serve", help="serve the models folder over TF Serving's gRPC API (embedded server)")
+    p.add_argument("--models", type=Path, default=Path("models"), help="folder of models (default: models)")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1, loopback only)")
+    p.add_argument("--port", type=int, default=8500)
+    p.add_argument("--batching-config", type=Path, help="TF Serving batching parameters file")
+    p.add_argument("--no-batching", action="store_true", help="one TensorFlow call per request")
+    p.add_argument("--poll-seconds", type=float, default=2.0, help="how often to look for new versions")
+    p.set_defaults(run=_serve)
+
+
+def _compose(args: argparse.Namespace) -> int:
+    from bgm.settings import Settings
+    from cli.compose import compose
+
+    settings = Settings()
+    return compose(args, settings)
+
+
+def _add_compose(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("compose", help="compose a song as MIDI and audio")
+    p.add_argument("--mood", required=True, help="calm, happy, sad, epic, tense or playful (the model says)")
+    p.add_argument("--length", choices=["short", "medium", "long"], default="medium")
+    p.add_argument("--seed", type=int, help="reproduce a song (same seed, same model version)")
+    p.add_argument("--variation", type=int, default=0, help="same seed and form, new sampling")
+    p.add_argument("--tempo", type=int, help="beats per minute (default: the mood's)")
+    p.add_argument("--temperature", type=float, help="sampling temperature (default: the mood's)")
+    p.add_argument("--top-p", type=float, help="nucleus size (default: the mood's)")
+    p.add_argument("--out", type=Path, help="output folder (default: BGM_OUT_DIR or out)")
+    p.add_argument(
+        "--server",
+        help="HOST:PORT of TF Serving or bgm serve (default: BGM_SERVER, "
+        "else an embedded server on --models for this command)",
+    )
+    p.add_argument("--models", type=Path, help="models folder for the embedded server (default: models)")
+    p.add_argument("--format", choices=["ogg", "mp3", "wav"], default="ogg")
+    p.add_argument(
+        "--soundfont", type=Path, help="General MIDI SoundFont (default: BGM_SOUNDFONT or Debian's)"
+    )
+    p.set_defaults(run=_compose)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bgm", description="Background music composed by a BLSTM.")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_train(sub)
+    _add_serve(sub)
+    _add_compose(sub)
     args = parser.parse_args(argv)
     return args.run(args)
 

@@ -46,3 +46,30 @@ def tune_dir(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("tunes")
     write_tunes(folder)
     return folder
+
+
+def export_tiny_model(version_dir: Path, seed: int = 0, units: int = 8) -> None:
+    """An untrained, seeded model that honours the model contract: quick to make, real TF inside."""
+    import keras
+    import numpy as np
+
+    from bgm.moods import MOODS
+    from bgm.tokens import HOLD, onset_token
+    from training.export import export
+    from training.model import ModelConfig, build
+    from training.vocab import Vocabulary
+
+    keras.utils.set_random_seed(seed)
+    tokens = [HOLD] + [onset_token((p,), d) for p in range(55, 80) for d in (1, 2, 4, 8)]
+    vocab = Vocabulary(tuple(tokens))
+    config = ModelConfig(len(vocab), len(MOODS), window=32, units=units, embedding=8, mood_embedding=4)
+    primers = np.random.default_rng(seed).integers(0, len(vocab), (len(MOODS), 4, 32)).astype(np.int32)
+    export(build(config), config, vocab, primers, {"note": "untrained test model"}, version_dir)
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory) -> Path:
+    """A models folder holding ``bgm/1``, a tiny untrained model."""
+    root = tmp_path_factory.mktemp("models")
+    export_tiny_model(root / "bgm" / "1")
+    return root

@@ -1,0 +1,252 @@
+"""A melody arranged for a small band: melody, harmony (chords or a pad), bass and drums.
+
+The harmony is read from the melody itself: one diatonic triad per 4/4 bar,
+the one whose tones the melody sounds longest in that bar. The bass plays its
+root, the harmony part the triad, and the song ends on the tonic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from bgm.form import Section
+from bgm.harmony import MAJOR_PROFILE, MINOR_PROFILE, Key, estimate_key, pitch_class_histogram
+from bgm.styles import CRASH, DRUM_PATTERNS, KICK, WHOLE, Rhythm, Style, style_for
+from bgm.tokens import STEP_QUARTERS, Onset
+
+STEPS_PER_BAR = 16
+BASS_LOW = 36  # roots land in C2..B2, under everything else
+HARMONY_LOW = 53  # triads voiced inside F3..E4, just under a melody centred above middle C
+# The accompaniment sits below the melody's level so the tune stays in front.
+HARMONY_DROP, BASS_DROP, DRUM_DROP = 22, 12, 14
+# Choruses lift, the bridge breathes.
+SECTION_DYNAMICS = {"verse1": 0, "verse2": 4, "chorus": 10, "bridge": -8}
+ACCENTS = {0: 8, 8: 4, 4: 2, 12: 2}  # downbeat strongest, then beat 3, then 2 and 4
+OFFBEAT_16TH = -3
+# Relative keys share their notes; take the style's mode unless the other fits clearly better.
+KEY_MARGIN = 0.05
+
+MAJOR, MINOR = (0, 4, 7), (0, 3, 7)
+# Diatonic triads as (numeral, root above the tonic), upper case major, lower case minor, in
+# tie-break order: I, IV, V first. Diminished triads are left out: alone they sound unfinished.
+TRIADS = {
+    "major": (("I", 0), ("IV", 5), ("V", 7), ("vi", 9), ("ii", 2), ("iii", 4)),
+    "minor": (("i", 0), ("iv", 5), ("V", 7), ("VI", 8), ("III", 3), ("VII", 10)),
+}
+
+
+@dataclass(frozen=True)
+class Note:
+    start: int  # step
+    steps: int
+    pitch: int
+    velocity: int
+
+    @property
+    def end(self) -> int:
+        return self.start + self.steps
+
+
+@dataclass(frozen=True)
+class Track:
+    name: str
+    program: int  # General MIDI, from 0
+    is_drum: bool
+    notes: tuple[Note, ...]
+
+
+@dataclass(frozen=True)
+class Arrangement:
+    tracks: tuple[Track, ...]
+    tempo: int  # quarters per minute
+    steps: int
+    key: Key
+
+    @property
+    def seconds(self) -> float:
+        return self.steps * STEP_QUARTERS * 60.0 / self.tempo
+
+    def track(self, name: str) -> Track:
+        return next(t for t in self.tracks if t.name == name)
+
+
+@dataclass(frozen=True)
+class Triad:
+    numeral: str  # e.g. "IV"
+    root: int  # pitch class
+    pitch_classes: tuple[int, ...]
+
+
+def triads(key: Key) -> list[Triad]:
+    """The diatonic triads of ``key``, in tie-break order."""
+    chords = []
+    for numeral, offset in TRIADS[key.mode]:
+        root = (key.tonic + offset) % 12
+        intervals = MAJOR if numeral.isupper() else MINOR
+        chords.append(Triad(numeral, root, tuple((root + i) % 12 for i in intervals)))
+    return chords
+
+
+def key_for(melody: list[Onset], mode: str) -> Key:
+    """``estimate_key``, moved to its relative key in ``mode`` when that fits nearly as well."""
+    key = estimate_key(melody)
+    if key.mode == mode or not melody:
+        return key
+    relative = Key((key.tonic + 9) % 12, "minor") if mode == "minor" else Key((key.tonic + 3) % 12, "major")
+    histogram = pitch_class_histogram(melody)
+
+    def fit(k: Key) -> float:
+        profile = MAJOR_PROFILE if k.mode == "major" else MINOR_PROFILE
+        return float(np.corrcoef(histogram, np.roll(profile, k.tonic))[0, 1])
+
+    return relative if fit(relative) >= fit(key) - KEY_MARGIN else key
+
+
+def bar_weights(melody: list[Onset], start: int, end: int) -> np.ndarray:
+    """Steps each pitch class sounds between ``start`` and ``end``."""
+    weights = np.zeros(12, dtype=int)
+    for onset in melody:
+        overlap = min(onset.end, end) - max(onset.step, start)
+        if overlap > 0:
+            for pitch in onset.pitches:
+                weights[pitch % 12] += overlap
+    return weights
+
+
+def progression(melody: list[Onset], steps: int, key: Key) -> list[Triad]:
+    """One triad per bar: the one covering the most melody, the previous one over silence, tonic last."""
+    candidates = triads(key)
+    chords: list[Triad] = []
+    for start in range(0, steps, STEPS_PER_BAR):
+        weights = bar_weights(melody, start, start + STEPS_PER_BAR)
+        if not weights.any():
+            chords.append(chords[-1] if chords else candidates[0])
+            continue
+        # max() keeps the first of equal scores, so ties go to I, IV, V in that order.
+        chords.append(max(candidates, key=lambda t: sum(int(weights[pc]) for pc in t.pitch_classes)))
+    if chords:
+        chords[-1] = candidates[0]
+    return chords
+
+
+def level(base: int, step: int, sections: list[Section]) -> int:
+    """A velocity: ``base`` shaped by the section and the beat, within MIDI's 1..127."""
+    section = next((s.name for s in sections if s.start <= step < s.start + s.steps), "")
+    position = step % STEPS_PER_BAR
+    accent = ACCENTS.get(position, OFFBEAT_16TH if position % 2 else 0)
+    return max(1, min(127, base + SECTION_DYNAMICS.get(section, 0) + accent))
+
+
+def fit_register(melody: list[Onset], register: tuple[int, int]) -> list[Onset]:
+    """``melody`` moved by whole octaves only when its median pitch lies outside ``register``."""
+    if not melody:
+        return melody
+    low, high = register
+    median = float(np.median([max(o.pitches) for o in melody]))
+    shift = 0
+    while median + shift > high:
+        shift -= 12
+    while median + shift < low:
+        shift += 12
+    if shift == 0:
+        return melody
+    return [Onset(o.step, tuple(min(127, max(0, p + shift)) for p in o.pitches), o.steps) for o in melody]
+
+
+def bass_voicing(triad: Triad) -> list[int]:
+    return [BASS_LOW + triad.root]
+
+
+def close_voicing(triad: Triad) -> list[int]:
+    """The triad inside one octave from HARMONY_LOW: neighbouring chords move by small steps."""
+    return sorted(HARMONY_LOW + (pc - HARMONY_LOW) % 12 for pc in triad.pitch_classes)
+
+
+def _note(start: int, length: int, pitch: int, velocity: int, steps: int) -> Note | None:
+    """A note cut at the end of the song, or ``None`` when it would start after it."""
+    length = min(length, steps - start)
+    return Note(start, length, pitch, velocity) if length > 0 and start >= 0 else None
+
+
+def _melody(melody: list[Onset], steps: int, style: Style, sections: list[Section]) -> list[Note | None]:
+    """The onsets as notes; one still ringing when its pitch is struck again stops there,
+    since in MIDI the old note's note-off would cut the new one short."""
+    notes: list[Note | None] = []
+    next_strike: dict[int, int] = {}
+    for o in sorted(melody, key=lambda o: o.step, reverse=True):
+        for pitch in sorted(set(o.pitches)):
+            length = min(o.steps, next_strike.get(pitch, o.end) - o.step)
+            notes.append(_note(o.step, length, pitch, level(style.velocity, o.step, sections), steps))
+            next_strike[pitch] = o.step
+    return notes
+
+
+def _comping(
+    chords: list[Triad],
+    steps: int,
+    rhythm: Rhythm,
+    voicing: Callable[[Triad], list[int]],
+    base: int,
+    sections: list[Section],
+) -> list[Note | None]:
+    """The chords played in ``rhythm``, the last bar held; ``voicing`` maps a triad to pitches."""
+    notes = []
+    for bar, triad in enumerate(chords):
+        start = bar * STEPS_PER_BAR
+        for offset, length in WHOLE if bar == len(chords) - 1 else rhythm:
+            velocity = level(base, start + offset, sections)
+            notes += [_note(start + offset, length, pitch, velocity, steps) for pitch in voicing(triad)]
+    return notes
+
+
+def _drums(steps: int, style: Style, sections: list[Section]) -> list[Note | None]:
+    base = style.velocity - DRUM_DROP
+    bars = range(0, steps, STEPS_PER_BAR)
+    section_starts = {s.start for s in sections}
+    notes = []
+    for start in bars:
+        if start == bars[-1]:  # the last bar: one final hit
+            hits = ((0, KICK, 0), (0, CRASH, 0))
+        else:
+            hits = DRUM_PATTERNS[style.drums]
+            if style.drums == "driving" and start in section_starts:
+                hits += ((0, CRASH, -4),)
+        for offset, key, accent in hits:
+            notes.append(_note(start + offset, 1, key, max(1, min(127, base + accent)), steps))
+    return notes
+
+
+def _track(name: str, program: int, notes: list[Note | None], is_drum: bool = False) -> Track:
+    kept = sorted((n for n in notes if n is not None), key=lambda n: (n.start, n.pitch))
+    return Track(name, program, is_drum, tuple(kept))
+
+
+def arrange(
+    melody: list[Onset],
+    steps: int,
+    mood: str,
+    sections: list[Section] | None = None,
+    tempo: int | None = None,
+) -> Arrangement:
+    """The melody with harmony, bass and (if the mood's style has them) drums, ``steps`` long."""
+    style = style_for(mood)
+    sections = sections or []
+    melody = fit_register(sorted(melody, key=lambda o: o.step), style.register)
+    key = key_for(melody, style.mode)
+    # An empty melody gives nothing to harmonise: every part stays silent.
+    chords = progression(melody, steps, key) if melody else []
+
+    base = style.velocity
+    harmony = _comping(chords, steps, style.harmony_rhythm, close_voicing, base - HARMONY_DROP, sections)
+    bass = _comping(chords, steps, style.bass_rhythm, bass_voicing, base - BASS_DROP, sections)
+    tracks = [
+        _track("melody", style.melody_program, _melody(melody, steps, style, sections)),
+        _track("harmony", style.harmony_program, harmony),
+        _track("bass", style.bass_program, bass),
+    ]
+    if style.has_drums:
+        tracks.append(_track("drums", 0, _drums(steps, style, sections) if melody else [], is_drum=True))
+    return Arrangement(tuple(tracks), tempo or style.tempo, steps, key)

@@ -1,0 +1,20 @@
+"""Typed settings from the environment (``BGM_`` prefix) or a ``.env`` file, loaded once in ``main``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="BGM_", env_file=".env", extra="ignore")
+
+    server: str | None = Field(None, description="HOST:PORT of a model server; none: start the embedded one")
+    models_dir: Path = Path("models")
+    model_name: str = "bgm"
+    soundfont: Path | None = None
+    out_dir: Path = Path("out")
+    deadline_s: float = Field(10.0, gt=0, description="per Predict call")
+    retry_s: float = Field(15.0, ge=0, description="how long UNAVAILABLE is retried")

@@ -1,0 +1,99 @@
+"""How each mood sounds: tempo, General MIDI instruments, rhythm, dynamics and sampling defaults.
+
+Programs are General MIDI numbers counted from 0 (0 = Acoustic Grand Piano).
+Rhythms are ``(step, steps)`` pairs inside one 4/4 bar of 16 steps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bgm.moods import MOODS
+
+Rhythm = tuple[tuple[int, int], ...]
+
+WHOLE: Rhythm = ((0, 16),)
+HALVES: Rhythm = ((0, 8), (8, 8))
+QUARTERS: Rhythm = ((0, 4), (4, 4), (8, 4), (12, 4))
+EIGHTHS: Rhythm = tuple((step, 2) for step in range(0, 16, 2))
+BOUNCE: Rhythm = ((0, 4), (6, 2), (8, 4), (14, 2))  # long-short, a skipping feel
+OFFBEATS: Rhythm = ((2, 2), (6, 2), (10, 2), (14, 2))  # "oom-pah" chords between the bass notes
+
+# General MIDI percussion keys (channel 10).
+KICK, SIDE_STICK, SNARE, CLOSED_HAT, CRASH = 36, 37, 38, 42, 49
+
+# One bar of drums: (step, key, velocity offset from the drum level).
+DRUM_PATTERNS: dict[str, tuple[tuple[int, int, int], ...]] = {
+    "none": (),
+    # Kick on 1 and 3, a soft side-stick backbeat, hats on eighths: keeps time without pushing.
+    "light": (
+        ((0, KICK, 0), (8, KICK, -6), (4, SIDE_STICK, -10), (12, SIDE_STICK, -10))
+        + tuple((step, CLOSED_HAT, -18 if step % 4 else -12) for step in range(0, 16, 2))
+    ),
+    # Syncopated kick, full snare backbeat, sixteenth hats: momentum for tense and epic.
+    "driving": (
+        ((0, KICK, 0), (6, KICK, -8), (8, KICK, -2), (10, KICK, -8), (4, SNARE, 0), (12, SNARE, 0))
+        + tuple((step, CLOSED_HAT, -14 if step % 4 else -6) for step in range(16))
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Style:
+    mood: str
+    tempo: int  # beats (quarters) per minute
+    melody_program: int
+    harmony_program: int
+    bass_program: int
+    drums: str  # a key of DRUM_PATTERNS
+    velocity: int  # the melody's base MIDI velocity; the accompaniment sits below it
+    mode: str  # preferred mode, "major" or "minor": breaks ties between relative keys
+    register: tuple[int, int]  # lowest and highest MIDI pitch the melody should centre in
+    harmony_rhythm: Rhythm  # WHOLE means a sustained pad
+    bass_rhythm: Rhythm
+    temperature: float  # sampling defaults for the melody model
+    top_p: float
+
+    def __post_init__(self) -> None:
+        programs = (self.melody_program, self.harmony_program, self.bass_program)
+        if not all(0 <= p <= 127 for p in programs):
+            raise ValueError(f"{self.mood}: GM programs are 0..127, got {programs}")
+        if self.drums not in DRUM_PATTERNS:
+            raise ValueError(f"{self.mood}: drums must be one of {sorted(DRUM_PATTERNS)}")
+        if self.mode not in ("major", "minor"):
+            raise ValueError(f"{self.mood}: mode must be major or minor, not {self.mode!r}")
+        if not (1 <= self.velocity <= 127 and self.register[0] < self.register[1]):
+            raise ValueError(f"{self.mood}: bad velocity or register")
+        if not (self.temperature > 0 and 0 < self.top_p <= 1):
+            raise ValueError(f"{self.mood}: temperature must be > 0 and top_p in (0, 1]")
+
+    @property
+    def has_drums(self) -> bool:
+        return bool(DRUM_PATTERNS[self.drums])
+
+
+# Low temperatures keep calm and sad melodies stepwise and repetitive (what a slow air does);
+# playful and tense get more surprise (leaps, syncopation); top_p trims only the unlikely tail.
+STYLES: dict[str, Style] = {
+    # Flute over a warm pad and a whole-note bass: slow, soft, no drums, nothing to distract.
+    "calm": Style("calm", 72, 73, 89, 32, "none", 64, "major", (62, 86), WHOLE, WHOLE, 0.85, 0.9),
+    # Piano tune, nylon-guitar chords on the beat, walking quarter bass, light kit at a brisk walk.
+    "happy": Style("happy", 112, 0, 24, 33, "light", 84, "major", (60, 84), QUARTERS, QUARTERS, 1.0, 0.92),
+    # Piano over sustained strings, slow and quiet, in minor; the bass moves only on half bars.
+    "sad": Style("sad", 66, 0, 48, 32, "none", 60, "minor", (55, 79), WHOLE, HALVES, 0.85, 0.9),
+    # French horn over strings and a contrabass, loud, full drums; major because the corpus
+    # labels hymn-like chorales "epic" (bgm.moods), and heroic themes sit in major.
+    "epic": Style("epic", 96, 60, 48, 43, "driving", 100, "major", (55, 79), WHOLE, EIGHTHS, 0.9, 0.92),
+    # Pizzicato strings over a string pad and a pulsing synth bass in eighths, fast, minor.
+    "tense": Style("tense", 132, 45, 49, 38, "driving", 92, "minor", (60, 84), WHOLE, EIGHTHS, 1.05, 0.95),
+    # Clarinet with off-beat piano chords and a bouncing bass: jig-like, light and quick.
+    "playful": Style("playful", 120, 71, 0, 32, "light", 80, "major", (64, 88), OFFBEATS, BOUNCE, 1.1, 0.95),
+}
+
+
+def style_for(mood: str) -> Style:
+    """The style of ``mood``; a clear error for an unknown one."""
+    try:
+        return STYLES[mood]
+    except KeyError:
+        raise ValueError(f"unknown mood {mood!r}; choose one of {', '.join(MOODS)}") from None

@@ -1,0 +1,1 @@
+"""The bot side: the serving client, the composer, and (later) the Discord cog."""

@@ -1,0 +1,130 @@
+"""The composer: a song's parts generated token by token through the model server.
+
+The seed's form (bgm/form.py): verse 1, chorus and bridge are independent, so
+they are generated together, one row each, in one Predict per step; verse 2
+continues verse 1 and follows in a second pass. A request's seed fixes the
+primers and the sampling, so the same seed on the same model version gives
+the same song; ``variation`` keeps the primers and redraws the sampling.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
+
+import numpy as np
+
+from bgm.form import LENGTHS, Section, layout, part_steps
+from bgm.styles import STYLES
+from bot.errors import BgmError, ModelChanged, UnknownMood
+from bot.sampling import sample
+from bot.serving import ModelClient, ModelInfo
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class ComposeRequest:
+    mood: str
+    length: str = "medium"
+    seed: int | None = None
+    variation: int = 0
+    tempo: int | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.length not in LENGTHS:
+            raise BgmError(f"Length must be one of {', '.join(LENGTHS)}.")
+        if self.tempo is not None and not 30 <= self.tempo <= 240:
+            raise BgmError("Tempo must be between 30 and 240 beats per minute.")
+        if self.temperature is not None and not 0.05 <= self.temperature <= 3:
+            raise BgmError("Temperature must be between 0.05 and 3.")
+        if self.top_p is not None and not 0 < self.top_p <= 1:
+            raise BgmError("top-p must be in (0, 1].")
+
+    def seeded(self) -> ComposeRequest:
+        """This request with a seed drawn when it has none, so the song can be made again."""
+        return self if self.seed is not None else replace(self, seed=secrets.randbelow(2**31))
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> ComposeRequest:
+        return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
+
+
+@dataclass(frozen=True)
+class Composition:
+    request: ComposeRequest  # with its seed
+    model_version: int
+    tokens: tuple[str, ...]
+    sections: tuple[Section, ...]
+
+
+class Composer:
+    """Composes songs with whatever model the client's server serves."""
+
+    def __init__(self, client: ModelClient, decoder: Callable[..., np.ndarray] = sample) -> None:
+        self.client = client
+        self.decoder = decoder
+
+    async def compose(self, request: ComposeRequest, progress: Progress | None = None) -> Composition:
+        request = request.seeded()
+        try:
+            return await self._compose(request, await self.client.metadata(), progress)
+        except ModelChanged:
+            # A new version went live mid-song: start over on it, once.
+            return await self._compose(request, await self.client.metadata(), progress)
+
+    async def _compose(
+        self, request: ComposeRequest, info: ModelInfo, progress: Progress | None
+    ) -> Composition:
+        if request.mood not in info.moods:
+            raise UnknownMood(request.mood, info.moods)
+        style = STYLES.get(request.mood)
+        temperature = request.temperature or (style.temperature if style else 1.0)
+        top_p = request.top_p or (style.top_p if style else 0.95)
+        steps = part_steps(request.length, info.window)
+        mood = info.moods.index(request.mood)
+
+        primers = info.primers[mood]
+        picks = np.random.default_rng(request.seed).choice(len(primers), size=3, replace=len(primers) < 3)
+        rng = np.random.default_rng([request.seed, request.variation])
+
+        def choose(logits: np.ndarray) -> np.ndarray:
+            return self.decoder(logits, temperature, top_p, rng)
+
+        if progress:
+            progress("composing verse 1, chorus and bridge")
+        first = await self._generate(info, primers[picks], mood, steps, choose)
+        verse1, chorus, bridge = first
+        if progress:
+            progress("composing verse 2")
+        context = np.concatenate([primers[picks[0]], verse1])[-info.window :]
+        (verse2,) = await self._generate(info, context[None], mood, steps, choose)
+
+        parts = {"verse1": verse1, "chorus": chorus, "verse2": verse2, "bridge": bridge}
+        tokens, sections = layout({name: [info.vocab[i] for i in ids] for name, ids in parts.items()})
+        return Composition(request, info.version, tuple(tokens), tuple(sections))
+
+    async def _generate(
+        self,
+        info: ModelInfo,
+        start: np.ndarray,
+        mood: int,
+        steps: int,
+        choose: Callable[[np.ndarray], np.ndarray],
+    ) -> np.ndarray:
+        """[rows, steps] token ids continuing each row of ``start`` [rows, window]."""
+        window = np.array(start, dtype=np.int32)  # a copy: the model's primers stay as they are
+        rows = len(window)
+        moods = np.full(rows, mood, dtype=np.int32)
+        out = np.empty((rows, steps), dtype=np.int32)
+        for t in range(steps):
+            ids = choose(await self.client.logits(info.version, window, moods))
+            out[:, t] = ids
+            window = np.concatenate([window[:, 1:], ids[:, None].astype(np.int32)], axis=1)
+        return out

@@ -1,0 +1,130 @@
+"""The model server client: TF Serving's gRPC API over ``grpc.aio``.
+
+Works the same against TensorFlow Serving and the embedded server. Every
+call has a deadline; UNAVAILABLE (server down or restarting) is retried with
+backoff until the call's budget is spent, then reported as
+``ServerUnavailable``. Model metadata is read once per version and cached.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass
+
+import grpc
+import numpy as np
+import tensorflow as tf
+from tensorflow_serving.apis import (
+    get_model_status_pb2,
+    model_service_pb2_grpc,
+    predict_pb2,
+    prediction_service_pb2_grpc,
+)
+
+from bot.errors import ModelChanged, ModelError, ServerUnavailable
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What the SavedModel's ``metadata`` signature says about one version."""
+
+    version: int
+    vocab: tuple[str, ...]
+    moods: tuple[str, ...]
+    window: int
+    primers: np.ndarray  # int32 [moods, primers, window]
+    info: dict
+
+
+def _tensor(values: np.ndarray):
+    return tf.make_tensor_proto(values)
+
+
+class ModelClient:
+    """Predict and metadata calls for one model on one server."""
+
+    def __init__(
+        self,
+        target: str,
+        model: str = "bgm",
+        *,
+        deadline: float = 10.0,
+        retry_for: float = 15.0,
+    ) -> None:
+        self.target, self.model = target, model
+        self.deadline, self.retry_for = deadline, retry_for
+        self._channel = grpc.aio.insecure_channel(
+            target, options=[("grpc.max_receive_message_length", 64 * 1024 * 1024)]
+        )
+        self._predict = prediction_service_pb2_grpc.PredictionServiceStub(self._channel)
+        self._models = model_service_pb2_grpc.ModelServiceStub(self._channel)
+        self._info: dict[int, ModelInfo] = {}
+
+    async def close(self) -> None:
+        await self._channel.close()
+
+    async def _call(self, method, request, version: int | None = None):
+        """``method(request)`` with a deadline, retrying UNAVAILABLE with backoff."""
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + self.retry_for
+        delay = 0.1
+        while True:
+            try:
+                return await method(request, timeout=self.deadline)
+            except grpc.aio.AioRpcError as error:
+                code = error.code()
+                if code == grpc.StatusCode.NOT_FOUND and version is not None:
+                    raise ModelChanged(version) from None
+                if code not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+                    raise ModelError(f"The model server refused the request: {error.details()}") from None
+                if loop.time() + delay > give_up:
+                    raise ServerUnavailable(self.target, error.details() or "") from None
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 2.0)
+
+    async def metadata(self, version: int | None = None) -> ModelInfo:
+        """The latest version's metadata (or ``version``'s), cached per version."""
+        if version is not None and version in self._info:
+            return self._info[version]
+        request = predict_pb2.PredictRequest()
+        request.model_spec.name = self.model
+        request.model_spec.signature_name = "metadata"
+        if version is not None:
+            request.model_spec.version.value = version
+        request.inputs["dummy"].CopyFrom(_tensor(np.zeros([1], np.int32)))
+        reply = await self._call(self._predict.Predict, request)
+        served = reply.model_spec.version.value
+        if served not in self._info:
+            try:
+                out = {k: tf.make_ndarray(v)[0] for k, v in reply.outputs.items()}
+                self._info[served] = ModelInfo(
+                    version=served,
+                    vocab=tuple(t.decode() for t in out["vocab"]),
+                    moods=tuple(m.decode() for m in out["moods"]),
+                    window=int(out["window"]),
+                    primers=np.asarray(out["primers"], np.int32),
+                    info=json.loads(out["info"].decode()),
+                )
+            except (KeyError, ValueError) as error:
+                raise ModelError(f"Model version {served} has no usable metadata ({error}).") from None
+        return self._info[served]
+
+    async def logits(self, version: int, tokens: np.ndarray, moods: np.ndarray) -> np.ndarray:
+        """float32 [rows, vocab] next-token logits from ``version``, pinned so a song never mixes versions."""
+        request = predict_pb2.PredictRequest()
+        request.model_spec.name = self.model
+        request.model_spec.version.value = version
+        request.inputs["tokens"].CopyFrom(_tensor(np.ascontiguousarray(tokens, np.int32)))
+        request.inputs["mood"].CopyFrom(_tensor(np.ascontiguousarray(moods, np.int32)))
+        request.output_filter.append("logits")
+        reply = await self._call(self._predict.Predict, request, version=version)
+        return tf.make_ndarray(reply.outputs["logits"])
+
+    async def versions(self) -> dict[int, str]:
+        """Each version the server knows and its state name (e.g. ``{3: "AVAILABLE"}``)."""
+        request = get_model_status_pb2.GetModelStatusRequest()
+        request.model_spec.name = self.model
+        reply = await self._call(self._models.GetModelStatus, request)
+        states = get_model_status_pb2.ModelVersionStatus.State
+        return {s.version: states.Name(s.state) for s in reply.model_version_status}

@@ -1,0 +1,49 @@
+from dataclasses import replace
+
+import pytest
+
+from bgm.moods import MOODS
+from bgm.styles import DRUM_PATTERNS, STYLES, style_for
+
+
+def test_every_mood_has_a_style():
+    assert set(STYLES) == set(MOODS)
+    assert all(STYLES[mood].mood == mood for mood in MOODS)
+
+
+def test_calm_and_sad_sample_cooler_than_playful_and_tense():
+    cool = max(STYLES[m].temperature for m in ("calm", "sad"))
+    warm = min(STYLES[m].temperature for m in ("playful", "tense"))
+    assert 0.8 <= cool < warm <= 1.1
+
+
+def test_top_p_keeps_most_of_the_distribution():
+    assert all(0.9 <= s.top_p <= 0.95 for s in STYLES.values())
+
+
+def test_slow_moods_have_no_drums_and_lively_ones_do():
+    assert [m for m in MOODS if STYLES[m].has_drums] == ["happy", "epic", "tense", "playful"]
+
+
+def test_driving_drums_are_busier_than_light_ones():
+    assert len(DRUM_PATTERNS["driving"]) > len(DRUM_PATTERNS["light"]) > 0
+
+
+def test_sad_and_tense_prefer_minor():
+    assert {m for m in MOODS if STYLES[m].mode == "minor"} == {"sad", "tense"}
+
+
+def test_rhythms_stay_inside_one_bar():
+    for style in STYLES.values():
+        for start, steps in style.harmony_rhythm + style.bass_rhythm:
+            assert 0 <= start and steps > 0 and start + steps <= 16
+
+
+def test_an_unknown_mood_is_a_clear_error():
+    with pytest.raises(ValueError, match="calm"):
+        style_for("grumpy")
+
+
+def test_a_program_outside_general_midi_is_rejected():
+    with pytest.raises(ValueError, match="GM programs"):
+        replace(STYLES["calm"], melody_program=128)

@@ -1,0 +1,12 @@
+import pytest
+
+from model_server import EmbeddedServer
+
+
+@pytest.fixture(scope="session")
+def server(tiny_models):
+    """The embedded server on the tiny model, batching on as in production."""
+    from model_server import DEFAULT_BATCHING_CONFIG
+
+    with EmbeddedServer(tiny_models, batching_config=DEFAULT_BATCHING_CONFIG) as running:
+        yield running

@@ -1,0 +1,97 @@
+"""``bgm compose`` end to end: embedded server, tiny model, MIDI and audio on disk."""
+
+import mido
+import pytest
+import soundfile as sf
+
+from bgm.midi import midi_seconds
+from bgm.styles import STYLES
+from cli.main import main
+
+
+@pytest.fixture(scope="module")
+def composed(tiny_models, tmp_path_factory):
+    out = tmp_path_factory.mktemp("out")
+    code = main(
+        [
+            "compose",
+            "--mood",
+            "tense",
+            "--length",
+            "short",
+            "--seed",
+            "7",
+            "--models",
+            str(tiny_models),
+            "--out",
+            str(out),
+        ]
+    )
+    return code, out
+
+
+def test_compose_writes_a_midi_and_an_ogg(composed):
+    code, out = composed
+    assert code == 0
+    assert sorted(p.name for p in out.iterdir()) == ["bgm-tense-7.mid", "bgm-tense-7.ogg"]
+
+
+def test_every_part_is_its_own_track_with_the_mood_program(composed):
+    _, out = composed
+    midi = mido.MidiFile(out / "bgm-tense-7.mid")
+    programs = {}
+    for track in midi.tracks:
+        for message in track:
+            if message.type == "program_change":
+                programs.setdefault(message.channel, message.program)
+    style = STYLES["tense"]
+    assert {style.melody_program, style.harmony_program, style.bass_program} <= set(programs.values())
+    assert 9 in programs  # tense has drums, on channel 10
+
+
+def test_the_audio_lasts_as_long_as_the_midi_and_fits_discord(composed):
+    _, out = composed
+    audio = out / "bgm-tense-7.ogg"
+    info = sf.info(audio)
+    assert info.duration == pytest.approx(midi_seconds(out / "bgm-tense-7.mid"), rel=0.02)
+    assert audio.stat().st_size < 10 * 1024 * 1024
+
+
+def test_compose_reports_seed_version_key_and_tempo(tiny_models, tmp_path, capsys):
+    assert (
+        main(
+            [
+                "compose",
+                "--mood",
+                "calm",
+                "--length",
+                "short",
+                "--seed",
+                "3",
+                "--models",
+                str(tiny_models),
+                "--out",
+                str(tmp_path),
+                "--format",
+                "wav",
+            ]
+        )
+        == 0
+    )
+    printed = capsys.readouterr().out
+    assert "seed 3, model version 1" in printed and " bpm" in printed and "key " in printed
+
+
+def test_an_unknown_mood_exits_non_zero_listing_the_valid_ones(tiny_models, tmp_path, capsys):
+    code = main(["compose", "--mood", "grumpy", "--models", str(tiny_models), "--out", str(tmp_path)])
+    assert code != 0
+    assert "calm, happy, sad, epic, tense, playful" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_no_reachable_server_exits_non_zero_with_one_sentence(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("BGM_RETRY_S", "0.5")
+    monkeypatch.setenv("BGM_DEADLINE_S", "0.5")
+    code = main(["compose", "--mood", "calm", "--server", "127.0.0.1:9", "--out", str(tmp_path)])
+    assert code != 0
+    assert "127.0.0.1:9 is not answering" in capsys.readouterr().err
