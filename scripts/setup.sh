@@ -16,6 +16,10 @@ command -v "$PYTHON" >/dev/null || apt_packages+=(python3.11 python3.11-venv)
 if command -v "$PYTHON" >/dev/null && ! "$PYTHON" -c "import ensurepip, venv" 2>/dev/null; then
   apt_packages+=(python3.11-venv)
 fi
+# The tests validate docker-compose.yml when a compose is available; Debian ships Compose v1.
+if command -v docker >/dev/null && ! docker compose version >/dev/null 2>&1 && ! command -v docker-compose >/dev/null; then
+  apt_packages+=(docker-compose)
+fi
 if [ ${#apt_packages[@]} -gt 0 ]; then
   echo "installing ${apt_packages[*]} with apt"
   $SUDO apt-get update -qq
