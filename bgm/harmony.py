@@ -52,3 +52,23 @@ def estimate_key(onsets: list[Onset]) -> Key:
             if score > best_score:
                 best, best_score = Key(tonic, mode), score
     return best
+
+
+# Scale degrees (semitones above the tonic) that differ between a major key and its parallel minor:
+# the third and the sixth. The seventh stays raised, as the leading tone of harmonic minor.
+_MAJOR_TO_MINOR = {4: 3, 9: 8}
+_MINOR_TO_MAJOR = {v: k for k, v in _MAJOR_TO_MINOR.items()}
+
+
+def with_mode(onsets: list[Onset], mode: str) -> list[Onset]:
+    """``onsets`` moved to the parallel ``mode`` of their estimated key (C major <-> C minor), tonic kept."""
+    key = estimate_key(onsets)
+    if key.mode == mode:
+        return list(onsets)
+    shift = _MAJOR_TO_MINOR if mode == "minor" else _MINOR_TO_MAJOR
+
+    def moved(pitch: int) -> int:
+        degree = (pitch - key.tonic) % 12
+        return min(127, pitch + shift.get(degree, degree) - degree)
+
+    return [Onset(o.step, tuple(sorted({moved(p) for p in o.pitches})), o.steps) for o in onsets]

@@ -5,6 +5,7 @@ they are generated together, one row each, in one Predict per step; verse 2
 continues verse 1 and follows in a second pass. A request's seed fixes the
 primers and the sampling, so the same seed on the same model version gives
 the same song; ``variation`` keeps the primers and redraws the sampling.
+The finished song is moved to the parallel mode its mood calls for.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from dataclasses import asdict, dataclass, replace
 import numpy as np
 
 from bgm.form import LENGTHS, Section, layout, part_steps
+from bgm.harmony import with_mode
 from bgm.styles import STYLES
+from bgm.tokens import decode, encode
 from bot.errors import BgmError, ModelChanged, UnknownMood
 from bot.sampling import sample
 from bot.serving import ModelClient, ModelInfo
@@ -108,6 +111,9 @@ class Composer:
 
         parts = {"verse1": verse1, "chorus": chorus, "verse2": verse2, "bridge": bridge}
         tokens, sections = layout({name: [info.vocab[i] for i in ids] for name, ids in parts.items()})
+        if style:
+            # The model leans to major (most of the corpus is); sad and tense songs should sound minor.
+            tokens = encode(with_mode(decode(tokens), style.mode), len(tokens))
         return Composition(request, info.version, tuple(tokens), tuple(sections))
 
     async def _generate(

@@ -1,4 +1,4 @@
-from bgm.harmony import Key, estimate_key
+from bgm.harmony import Key, estimate_key, with_mode
 from bgm.tokens import Onset
 
 
@@ -17,3 +17,15 @@ def test_an_a_minor_tune_is_in_a_minor():
 def test_the_harmonic_minor_seventh_is_in_scale():
     assert Key(9, "minor").in_scale(68)  # G#
     assert not Key(0, "major").in_scale(61)
+
+
+def test_a_major_tune_moves_to_its_parallel_minor():
+    tune = _line([60, 62, 64, 65, 67, 69, 71, 72, 67, 64, 60])
+    minor = with_mode(tune, "minor")
+    assert [o.pitches[0] for o in minor][:6] == [60, 62, 63, 65, 67, 68]
+    assert estimate_key(minor) == Key(0, "minor")
+
+
+def test_a_tune_already_in_the_mode_is_unchanged():
+    tune = _line([60, 62, 64, 65, 67, 69, 71, 72, 67, 64, 60])
+    assert with_mode(tune, "major") == tune
