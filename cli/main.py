@@ -131,12 +131,35 @@ def _add_compose(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=_compose)
 
 
+def _bot(args: argparse.Namespace) -> int:
+    from bot.app import run
+    from bot.settings import BotSettings
+
+    overrides = {"server": args.server} if args.server else {}
+    if args.models:
+        overrides["models_dir"] = args.models
+    if args.env_file:
+        return run(BotSettings(_env_file=args.env_file, **overrides))
+    return run(BotSettings(**overrides))
+
+
+def _add_bot(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("bot", help="run the Discord bot (token from DISCORD_TOKEN)")
+    p.add_argument("--env-file", type=Path, help="settings file (default: .env in the working folder)")
+    p.add_argument(
+        "--server", help="HOST:PORT of TF Serving or bgm serve (default: BGM_SERVER, else an embedded server)"
+    )
+    p.add_argument("--models", type=Path, help="models folder (default: BGM_MODELS_DIR or models)")
+    p.set_defaults(run=_bot)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bgm", description="Background music composed by a BLSTM.")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_train(sub)
     _add_serve(sub)
     _add_compose(sub)
+    _add_bot(sub)
     args = parser.parse_args(argv)
     return args.run(args)
 

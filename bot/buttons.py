@@ -1,0 +1,53 @@
+"""Regenerate and Variation: buttons whose state is their ``custom_id``, so they work after a restart.
+
+``bgm:regen:<track id>`` composes the track's options again with a new seed; ``bgm:var:<track id>``
+keeps the seed and form and draws the next variation. The track itself is read from the store.
+"""
+
+from __future__ import annotations
+
+import re
+
+import discord
+
+KINDS = {"regen": ("Regenerate", "🔁"), "var": ("Variation", "🎲")}
+
+
+class RemixButton(
+    discord.ui.DynamicItem[discord.ui.Button], template=r"bgm:(?P<kind>regen|var):(?P<track>\d+)"
+):
+    def __init__(self, kind: str, track_id: int) -> None:
+        label, emoji = KINDS[kind]
+        self.kind, self.track_id = kind, track_id
+        super().__init__(
+            discord.ui.Button(
+                label=label,
+                emoji=emoji,
+                style=discord.ButtonStyle.secondary,
+                custom_id=f"bgm:{kind}:{track_id}",
+            )
+        )
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str]
+    ) -> RemixButton:
+        return cls(match["kind"], int(match["track"]))
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        # Looked up at click time: the cog of the running bot, whichever process posted the button.
+        cog = interaction.client.get_cog("bgm")
+        if cog is None:
+            await interaction.response.send_message(
+                "The bot is starting up; try again shortly.", ephemeral=True
+            )
+            return
+        await cog.remix(interaction, self.track_id, self.kind)
+
+
+def track_view(track_id: int) -> discord.ui.View:
+    """The buttons under a posted track (no timeout: dynamic items are matched by id, not by view)."""
+    view = discord.ui.View(timeout=None)
+    view.add_item(RemixButton("regen", track_id))
+    view.add_item(RemixButton("var", track_id))
+    return view

@@ -1,0 +1,154 @@
+"""The ``/bgm`` commands: check input, hand the job on (``tracks``, ``retrain``), format the answer.
+
+Layout: ``/bgm compose``, ``/bgm status`` and a ``/bgm train`` group with ``start``, ``status`` and
+``cancel``. Discord does not let ``/bgm train`` be a command and a group at once, and a group keeps
+the issue's ``/bgm train status`` and ``/bgm train cancel`` spelled as they are.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from concurrent.futures import Executor
+from dataclasses import replace
+from typing import Literal
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bgm.moods import MOODS
+from bot import formatting
+from bot.checks import is_admin
+from bot.composer import Composer, ComposeRequest
+from bot.errors import BgmError, ServerUnavailable
+from bot.queue import JobQueue
+from bot.retrain import Retrainer
+from bot.settings import BotSettings
+from bot.store import TrackStore
+from bot.tracks import TrackMaker
+
+log = logging.getLogger(__name__)
+STATUS_TIMEOUT_S = 5.0
+MAX_SEED = 2**31 - 1
+REFUSED = "Only server admins (Manage Server{roles}) can train the model."
+
+
+@app_commands.guild_only()  # tracks, uploads and admins all belong to a server
+class BgmCog(commands.GroupCog, name="bgm", group_name="bgm", group_description="Background music, composed"):
+    train = app_commands.Group(name="train", description="Retrain the model on this server's music (admins)")
+
+    def __init__(
+        self,
+        settings: BotSettings,
+        client,
+        store: TrackStore,
+        queue: JobQueue,
+        trainer: Retrainer,
+        renderer: Executor | None = None,
+    ):
+        self.settings, self.client, self.store = settings, client, store
+        self.queue, self.trainer = queue, trainer
+        self.tracks = TrackMaker(settings, Composer(client), store, queue, renderer)
+        self.started = time.monotonic()
+        super().__init__()
+
+    @app_commands.command(description="Compose a song in a mood: audio, MIDI and its details, posted here")
+    @app_commands.describe(
+        mood="the feel of the song",
+        length="how long the song's parts are (default medium)",
+        seed="the same seed on the same model version gives the same song",
+        tempo="beats per minute (default: the mood's)",
+    )
+    @app_commands.choices(mood=[app_commands.Choice(name=m, value=m) for m in MOODS])
+    async def compose(
+        self,
+        interaction: discord.Interaction,
+        mood: str,
+        length: Literal["short", "medium", "long"] = "medium",
+        seed: app_commands.Range[int, 0, MAX_SEED] | None = None,
+        tempo: app_commands.Range[int, 30, 240] | None = None,
+    ) -> None:
+        await self.tracks.start(interaction, ComposeRequest(mood, length, seed, tempo=tempo), parent=None)
+
+    async def remix(self, interaction: discord.Interaction, track_id: int, kind: str) -> None:
+        """A button press: the track again with a new seed (regen) or its next variation (var)."""
+        original = await self.store.get(track_id)
+        if original is None or original.request.seed is None:
+            await interaction.response.send_message(
+                "I have no record of that track any more.", ephemeral=True
+            )
+            return
+        if kind == "regen":
+            request = replace(original.request, seed=None, variation=0)
+        else:
+            variation = await self.store.next_variation(original.root_id, original.request.seed)
+            request = replace(original.request, variation=variation)
+        await self.tracks.start(interaction, request, parent=original)
+
+    @app_commands.command(description="The live model, the model server's health and the queue")
+    async def status(self, interaction: discord.Interaction) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        version, moods, health = None, (), "serving"
+        try:
+            info = await asyncio.wait_for(self.client.metadata(), STATUS_TIMEOUT_S)
+            version, moods = info.version, info.moods
+        except (ServerUnavailable, TimeoutError):
+            health = "not answering"
+        except BgmError as error:
+            health = str(error)
+        pairs = formatting.status_lines(
+            version=version,
+            moods=moods,
+            health=health,
+            waiting=self.queue.waiting,
+            running=self.queue.running,
+            done=await self.store.count(),
+            uptime_s=time.monotonic() - self.started,
+            training=self.trainer.runner.current,
+        )
+        await interaction.followup.send(embed=formatting.status_embed(pairs), ephemeral=True)
+
+    async def _admin(self, interaction: discord.Interaction) -> bool:
+        if is_admin(interaction, self.settings.admin_roles):
+            return True
+        roles = f" or the role {', '.join(self.settings.admin_roles)}" if self.settings.admin_roles else ""
+        await interaction.response.send_message(f"🔒 {REFUSED.format(roles=roles)}", ephemeral=True)
+        return False
+
+    @train.command(name="start", description="Train on attached music (or this server's earlier uploads)")
+    @app_commands.describe(
+        file1="a MIDI, MusicXML, ABC or Humdrum file, or a zip of them",
+        file2="another file",
+        file3="another file",
+        epochs="passes over the data (default from the bot's settings)",
+        from_scratch="start from an empty model instead of fine-tuning the live one",
+    )
+    async def train_start(
+        self,
+        interaction: discord.Interaction,
+        file1: discord.Attachment | None = None,
+        file2: discord.Attachment | None = None,
+        file3: discord.Attachment | None = None,
+        epochs: app_commands.Range[int, 1, 1000] | None = None,
+        from_scratch: bool = False,
+    ) -> None:
+        if await self._admin(interaction):
+            files = [f for f in (file1, file2, file3) if f is not None]
+            await self.trainer.start(interaction, files, epochs, from_scratch)
+
+    @train.command(name="status", description="How the running (or last) training is going")
+    async def train_status(self, interaction: discord.Interaction) -> None:
+        if await self._admin(interaction):
+            await interaction.response.send_message(self.trainer.describe(), ephemeral=True)
+
+    @train.command(name="cancel", description="Stop the running training; the live model stays")
+    async def train_cancel(self, interaction: discord.Interaction) -> None:
+        if await self._admin(interaction):
+            await self.trainer.cancel(interaction)
+
+    async def shutdown(self, grace: float = 5.0) -> None:
+        """Close the queue (everyone waiting is told) and stop a training, before the bot disconnects."""
+        await self.tracks.shutdown(grace)
+        await self.trainer.shutdown()

@@ -1,0 +1,126 @@
+"""What the bot says: message texts and embeds, built from plain values so they test without Discord."""
+
+from __future__ import annotations
+
+import discord
+
+from bot.store import Track
+from bot.trainer import TrainProgress
+
+COLOUR = discord.Colour.from_rgb(88, 101, 242)
+STAGES = {  # the composer's progress messages, as the user reads them
+    "composing verse 1, chorus and bridge": "🎼 Composing verse 1, chorus and bridge…",
+    "composing verse 2": "🎼 Composing verse 2…",
+    "rendering MIDI and audio": "🎧 Rendering MIDI and audio…",
+}
+PHASES = {
+    "preparing": "reading the music",
+    "training": "training",
+    "exporting": "exporting and checking the new version",
+    "published": "published",
+    "failed": "failed",
+    "cancelled": "cancelled",
+}
+
+
+def clock(seconds: float) -> str:
+    """A song length as m:ss."""
+    minutes, rest = divmod(round(seconds), 60)
+    return f"{minutes}:{rest:02d}"
+
+
+def uptime(seconds: float) -> str:
+    days, rest = divmod(int(seconds), 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, seconds = divmod(rest, 60)
+    parts = [f"{days} d"] * bool(days) + [f"{hours} h"] * bool(hours) + [f"{minutes} min"] * bool(minutes)
+    return " ".join(parts[:2]) or f"{seconds} s"
+
+
+def position_text(position: int) -> str:
+    return "⏳ Starting…" if position <= 0 else f"⏳ Queued: position {position}."
+
+
+def stage_text(stage: str) -> str:
+    return STAGES.get(stage, f"{stage[:1].upper()}{stage[1:]}…")
+
+
+def track_title(track: Track) -> str:
+    return f"{track.request.mood.capitalize()} — track #{track.id}"
+
+
+def lineage(track: Track, parent: Track | None) -> str | None:
+    """How a track came from an earlier one, linked when the earlier one was posted."""
+    if parent is None:
+        return None
+    what = "Variation of" if track.request.seed == parent.request.seed else "New take on"
+    link = f"[track #{parent.id}]({parent.jump_url})" if parent.jump_url else f"track #{parent.id}"
+    return f"{what} {link}."
+
+
+def track_embed(
+    track: Track, requester: str, parent: Track | None = None, note: str | None = None
+) -> discord.Embed:
+    """The result card: what was asked for, what came out, and who asked."""
+    request = track.request
+    embed = discord.Embed(title=track_title(track), colour=COLOUR, description=lineage(track, parent))
+    embed.add_field(name="Mood", value=request.mood)
+    embed.add_field(name="Key", value=track.key or "?")
+    embed.add_field(name="Tempo", value=f"{track.tempo} bpm" if track.tempo else "?")
+    length = f"{clock(track.seconds)} ({request.length})" if track.seconds else request.length
+    embed.add_field(name="Length", value=length)
+    seed = f"{request.seed}" + (f" · variation {request.variation}" if request.variation else "")
+    embed.add_field(name="Seed", value=seed)
+    embed.add_field(name="Model version", value=str(track.model_version))
+    embed.add_field(name="Asked by", value=requester, inline=False)
+    if note:
+        embed.add_field(name="Note", value=note, inline=False)
+    embed.set_footer(text="Regenerate: same options, new seed · Variation: same seed and form, new sampling")
+    return embed
+
+
+def training_text(progress: TrainProgress) -> str:
+    """The one training message, edited as epochs go by."""
+    lines = [
+        f"🏋️ **Training** (asked by {progress.requested_by}): {PHASES.get(progress.phase, progress.phase)}"
+    ]
+    if progress.epoch:
+        windows = f", {progress.windows:,} windows" if progress.windows else ""
+        lines.append(f"Epoch {progress.epoch}/{progress.epochs}{windows}")
+    m = progress.metrics
+    if m:
+        accuracy = f", accuracy {m['val_acc']:.1%}" if "val_acc" in m else ""
+        lines.append(f"Last epoch: loss {m['loss']:.3f}, validation loss {m['val_loss']:.3f}{accuracy}")
+    return "\n".join(lines)
+
+
+def status_lines(
+    *,
+    version: int | None,
+    moods: tuple[str, ...],
+    health: str,
+    waiting: int,
+    running: int,
+    done: int,
+    uptime_s: float,
+    training: TrainProgress | None,
+) -> list[tuple[str, str]]:
+    """(name, value) pairs for ``/bgm status``."""
+    pairs = [
+        ("Model version", str(version) if version is not None else "none"),
+        ("Moods", ", ".join(moods) or "—"),
+        ("Model server", health),
+        ("Queue", f"{running} composing, {waiting} waiting"),
+        ("Tracks made", str(done)),
+        ("Uptime", uptime(uptime_s)),
+    ]
+    if training is not None:
+        pairs.append(("Training", f"{PHASES.get(training.phase, training.phase)}, epoch {training.epoch}"))
+    return pairs
+
+
+def status_embed(pairs: list[tuple[str, str]]) -> discord.Embed:
+    embed = discord.Embed(title="bgm status", colour=COLOUR)
+    for name, value in pairs:
+        embed.add_field(name=name, value=value)
+    return embed

@@ -1,0 +1,104 @@
+"""The bot's typed settings: ``bgm.settings.Settings`` plus Discord, limits and the data folder.
+
+Everything comes from the environment (``BGM_`` prefix) or a ``.env`` file, except the three
+Discord names that deployments already use unprefixed (``DISCORD_TOKEN``, ``DISCORD_API_BASE``,
+``DISCORD_GATEWAY_URL``; the ``BGM_`` spelling works too).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+import sys
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import NoDecode
+
+from bgm.settings import Settings
+
+API_VERSION_PATH = re.compile(r"/api/v\d+/?$")
+
+
+def _unprefixed(name: str) -> AliasChoices:
+    return AliasChoices(name, f"BGM_{name}")
+
+
+def _id_list(value):
+    """``"1, 2"`` or ``[1, 2]``: comma-separated ids are what people type into a ``.env`` file."""
+    if isinstance(value, str):
+        return [int(part) for part in value.replace(" ", "").split(",") if part]
+    return value
+
+
+def _word_list(value):
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class BotSettings(Settings):
+    # The token is a SecretStr: its repr, str and any error that prints the settings show ********.
+    discord_token: SecretStr = Field(SecretStr(""), validation_alias=_unprefixed("DISCORD_TOKEN"))
+    discord_api_base: str | None = Field(
+        None,
+        validation_alias=_unprefixed("DISCORD_API_BASE"),
+        description="REST base of a Discord-compatible proxy, e.g. http://127.0.0.1:8080/api/v10",
+    )
+    discord_gateway_url: str | None = Field(
+        None, validation_alias=_unprefixed("DISCORD_GATEWAY_URL"), description="e.g. ws://127.0.0.1:8080/"
+    )
+    guild_ids: Annotated[list[int], NoDecode] = Field(
+        default_factory=list, description="guilds to sync commands to at once; none: global sync (slow)"
+    )
+    sync_commands: bool = True
+    admin_roles: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="role names allowed to train, besides Manage Server"
+    )
+    data_dir: Path = Field(Path("bot-data"), description="SQLite record, uploads and rendered songs")
+    audio_format: str = Field("ogg", pattern="^(ogg|mp3|wav)$")
+
+    # The composing queue.
+    queue_concurrency: int = Field(2, ge=1)
+    queue_max: int = Field(20, ge=1, description="songs waiting at most, all users together")
+    queue_per_user: int = Field(3, ge=1, description="songs one user may have waiting or in progress")
+    cooldown_s: float = Field(10.0, ge=0, description="between two requests of one user")
+
+    # Uploads for /bgm training start.
+    upload_max_files: int = Field(3, ge=1, le=10)
+    upload_max_bytes: int = Field(8 * 1024 * 1024, gt=0, description="per attached file")
+    upload_max_members: int = Field(500, ge=1, description="files in one zip")
+    upload_max_expanded: int = Field(64 * 1024 * 1024, gt=0, description="bytes a zip may expand to")
+
+    # Training runs as `<train_command> --data ... --models ... --epochs N [--from latest] <train_args>`.
+    train_command: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: [sys.executable, "-m", "cli.main", "train"]
+    )
+    train_args: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="extra flags, e.g. --units 64 --samples-per-epoch 100000"
+    )
+    train_epochs: int = Field(5, ge=1)
+    train_max_epochs: int = Field(50, ge=1)
+    train_timeout_s: float = Field(6 * 3600, gt=0)
+    live_wait_s: float = Field(180.0, gt=0, description="how long to wait for the server to load a version")
+
+    _split_ids = field_validator("guild_ids", mode="before")(_id_list)
+    _split_words = field_validator("admin_roles", mode="before")(_word_list)
+
+    @field_validator("train_command", "train_args", mode="before")
+    @classmethod
+    def _split_command(cls, value):
+        # A shell-like string in the environment; JSON lists also work for arguments with spaces.
+        if isinstance(value, str):
+            return json.loads(value) if value.lstrip().startswith("[") else shlex.split(value)
+        return value
+
+    @property
+    def api_base(self) -> str | None:
+        """The REST base with its ``/api/vN`` path; a bare origin gets ``/api/v10``."""
+        if not self.discord_api_base:
+            return None
+        base = self.discord_api_base.rstrip("/")
+        return base if API_VERSION_PATH.search(base) else f"{base}/api/v10"

@@ -1,0 +1,104 @@
+"""What the bot says, built from plain values."""
+
+from bot import formatting
+from bot.composer import ComposeRequest
+from bot.store import Track
+from bot.trainer import TrainProgress
+
+
+def track(**overrides):
+    values = dict(
+        user_id=1,
+        user_name="ann",
+        guild_id=1,
+        channel_id=2,
+        request=ComposeRequest("calm", "short", seed=42),
+        id=3,
+        model_version=2,
+        key="C major",
+        tempo=72,
+        seconds=65.4,
+    )
+    return Track(**{**values, **overrides})
+
+
+def test_song_lengths_and_uptimes_read_naturally():
+    assert formatting.clock(65.4) == "1:05"
+    assert formatting.uptime(42) == "42 s"
+    assert formatting.uptime(3 * 3600 + 120) == "3 h 2 min"
+    assert formatting.uptime(2 * 86400 + 5 * 3600 + 7) == "2 d 5 h"
+
+
+def test_queue_positions_and_stages_are_shown():
+    assert formatting.position_text(3) == "⏳ Queued: position 3."
+    assert formatting.position_text(0) == "⏳ Starting…"
+    assert formatting.stage_text("composing verse 2") == "🎼 Composing verse 2…"
+    assert formatting.stage_text("mixing") == "Mixing…"
+
+
+def test_the_track_embed_names_everything_asked_and_made():
+    embed = formatting.track_embed(track(), "<@1>")
+    fields = {f.name: f.value for f in embed.fields}
+    assert embed.title == "Calm — track #3"
+    assert fields == {
+        "Mood": "calm",
+        "Key": "C major",
+        "Tempo": "72 bpm",
+        "Length": "1:05 (short)",
+        "Seed": "42",
+        "Model version": "2",
+        "Asked by": "<@1>",
+    }
+
+
+def test_a_variation_links_to_the_track_it_came_from():
+    parent = track(jump_url="https://discord.com/channels/1/2/9")
+    child = track(id=4, request=ComposeRequest("calm", "short", seed=42, variation=2))
+    embed = formatting.track_embed(child, "<@1>", parent)
+    assert embed.description == "Variation of [track #3](https://discord.com/channels/1/2/9)."
+    assert {f.name: f.value for f in embed.fields}["Seed"] == "42 · variation 2"
+    other = track(id=5, request=ComposeRequest("calm", "short", seed=7))
+    assert formatting.track_embed(other, "<@1>", parent).description.startswith("New take on")
+
+
+def test_a_note_is_shown_when_there_is_one():
+    embed = formatting.track_embed(track(), "<@1>", note="MIDI only.")
+    assert embed.fields[-1].name == "Note" and embed.fields[-1].value == "MIDI only."
+
+
+def test_training_progress_shows_the_epoch_and_last_losses():
+    progress = TrainProgress(
+        "ann",
+        8,
+        phase="training",
+        epoch=3,
+        windows=300_000,
+        metrics={"loss": 4.4612, "val_loss": 4.2, "val_acc": 0.35},
+    )
+    text = formatting.training_text(progress)
+    assert "asked by ann" in text and "training" in text
+    assert "Epoch 3/8, 300,000 windows" in text
+    assert "loss 4.461, validation loss 4.200, accuracy 35.0%" in text
+
+
+def test_status_lists_model_server_queue_and_uptime():
+    pairs = dict(
+        formatting.status_lines(
+            version=4,
+            moods=("calm", "sad"),
+            health="serving",
+            waiting=2,
+            running=1,
+            done=17,
+            uptime_s=90,
+            training=None,
+        )
+    )
+    assert pairs == {
+        "Model version": "4",
+        "Moods": "calm, sad",
+        "Model server": "serving",
+        "Queue": "1 composing, 2 waiting",
+        "Tracks made": "17",
+        "Uptime": "1 min",
+    }

@@ -1,0 +1,43 @@
+"""The bot's settings: environment names, lists typed by hand, and a token that stays secret."""
+
+from bot.settings import BotSettings
+
+
+def test_discord_names_are_read_without_a_prefix(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DISCORD_TOKEN", "abc.def")
+    monkeypatch.setenv("DISCORD_API_BASE", "http://127.0.0.1:9000")
+    monkeypatch.setenv("DISCORD_GATEWAY_URL", "ws://127.0.0.1:9000/")
+    settings = BotSettings()
+    assert settings.discord_token.get_secret_value() == "abc.def"
+    assert settings.api_base == "http://127.0.0.1:9000/api/v10"
+    assert settings.discord_gateway_url == "ws://127.0.0.1:9000/"
+
+
+def test_an_api_base_with_a_version_is_kept():
+    assert BotSettings(discord_api_base="http://h/api/v9/").api_base == "http://h/api/v9"
+
+
+def test_lists_can_be_typed_as_comma_separated_or_shell_words(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("BGM_GUILD_IDS", "1, 2")
+    monkeypatch.setenv("BGM_ADMIN_ROLES", "DJ, bgm admin")
+    monkeypatch.setenv("BGM_TRAIN_ARGS", "--units 8 --samples-per-epoch 256")
+    settings = BotSettings()
+    assert settings.guild_ids == [1, 2]
+    assert settings.admin_roles == ["DJ", "bgm admin"]
+    assert settings.train_args == ["--units", "8", "--samples-per-epoch", "256"]
+
+
+def test_a_dotenv_file_is_read(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("DISCORD_TOKEN", raising=False)
+    (tmp_path / ".env").write_text("DISCORD_TOKEN=from-file\nBGM_QUEUE_MAX=5\n")
+    settings = BotSettings()
+    assert settings.discord_token.get_secret_value() == "from-file" and settings.queue_max == 5
+
+
+def test_the_token_never_shows_in_reprs_or_dumps():
+    settings = BotSettings(discord_token="very-secret-token")
+    for text in (repr(settings), str(settings), settings.model_dump_json()):
+        assert "very-secret-token" not in text
