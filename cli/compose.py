@@ -31,8 +31,9 @@ def _server(args: argparse.Namespace, settings: Settings) -> Iterator[str]:
 
 async def _run(args: argparse.Namespace, settings: Settings, target: str):
     from bot.composer import Composer, ComposeRequest
+    from bgm.audio import MAX_BYTES
     from bot.serving import ModelClient
-    from bot.studio import make_song
+    from bot.songs import produce
 
     request = ComposeRequest(
         mood=args.mood,
@@ -47,10 +48,11 @@ async def _run(args: argparse.Namespace, settings: Settings, target: str):
         target, settings.model_name, deadline=settings.deadline_s, retry_for=settings.retry_s
     )
     try:
-        return await make_song(
+        return await produce(
             Composer(client),
             request,
             args.out or settings.out_dir,
+            upload_limit=MAX_BYTES,  # what Discord takes without boosts
             fmt=args.format,
             soundfont=args.soundfont or settings.soundfont,
             progress=lambda stage: print(f"  {stage} ...", flush=True),
@@ -65,14 +67,17 @@ def compose(args: argparse.Namespace, settings: Settings) -> int:
     started = time.perf_counter()
     try:
         with _server(args, settings) as target:
-            composition, files = asyncio.run(_run(args, settings, target))
+            song = asyncio.run(_run(args, settings, target))
     except (BgmError, FileNotFoundError, RuntimeError) as error:
         print(f"bgm compose: {error}", file=sys.stderr)
         return 2
+    composition, files = song.composition, song.files
     minutes, seconds = divmod(round(files.seconds), 60)
     print(f"midi:   {files.midi}")
     if files.audio:
         print(f"audio:  {files.audio}")
+    if song.note:
+        print(f"note:   {song.note}")
     print(
         f"mood {args.mood}, seed {composition.request.seed}, model version {composition.model_version}, "
         f"key {files.key}, tempo {files.tempo} bpm, {minutes}:{seconds:02d} long "
