@@ -30,8 +30,8 @@ def _server(args: argparse.Namespace, settings: Settings) -> Iterator[str]:
 
 
 async def _run(args: argparse.Namespace, settings: Settings, target: str):
-    from bot.composer import Composer, ComposeRequest
     from bgm.audio import MAX_BYTES
+    from bot.composer import Composer, ComposeRequest
     from bot.serving import ModelClient
     from bot.songs import produce
 
