@@ -2,7 +2,10 @@
 
 The seed's form (bgm/form.py): verse 1, chorus and bridge are independent, so
 they are generated together, one row each, in one Predict per step; verse 2
-continues verse 1 and follows in a second pass. A request's seed fixes the
+continues verse 1 and follows in a second pass. A model with a ``step``
+signature (``state_size`` > 0) carries its state from token to token, so each
+step sends one token per row instead of a whole window, and verse 2 continues
+from verse 1's state. A request's seed fixes the
 primers and the sampling, so the same seed on the same model version gives
 the same song; ``variation`` keeps the primers and redraws the sampling.
 The finished song is moved to the parallel mode its mood calls for.
@@ -102,12 +105,12 @@ class Composer:
 
         if progress:
             progress("composing verse 1, chorus and bridge")
-        first = await self._generate(info, primers[picks], mood, steps, choose)
-        verse1, chorus, bridge = first
+        # A copy: the model's primers stay as they are.
+        context = _Context(np.array(primers[picks], dtype=np.int32), np.full(3, mood, dtype=np.int32))
+        verse1, chorus, bridge = await self._generate(info, context, steps, choose)
         if progress:
             progress("composing verse 2")
-        context = np.concatenate([primers[picks[0]], verse1])[-info.window :]
-        (verse2,) = await self._generate(info, context[None], mood, steps, choose)
+        (verse2,) = await self._generate(info, context.row(0), steps, choose)
 
         parts = {"verse1": verse1, "chorus": chorus, "verse2": verse2, "bridge": bridge}
         tokens, sections = layout({name: [info.vocab[i] for i in ids] for name, ids in parts.items()})
@@ -117,20 +120,46 @@ class Composer:
         return Composition(request, info.version, tuple(tokens), tuple(sections))
 
     async def _generate(
-        self,
-        info: ModelInfo,
-        start: np.ndarray,
-        mood: int,
-        steps: int,
-        choose: Callable[[np.ndarray], np.ndarray],
+        self, info: ModelInfo, context: _Context, steps: int, choose: Callable[[np.ndarray], np.ndarray]
     ) -> np.ndarray:
-        """[rows, steps] token ids continuing each row of ``start`` [rows, window]."""
-        window = np.array(start, dtype=np.int32)  # a copy: the model's primers stay as they are
-        rows = len(window)
-        moods = np.full(rows, mood, dtype=np.int32)
-        out = np.empty((rows, steps), dtype=np.int32)
+        """[rows, steps] token ids continuing each row of ``context``, which moves on with them."""
+        out = np.empty((len(context.window), steps), dtype=np.int32)
         for t in range(steps):
-            ids = choose(await self.client.logits(info.version, window, moods))
+            ids = choose(await self._logits(info, context)).astype(np.int32)
             out[:, t] = ids
-            window = np.concatenate([window[:, 1:], ids[:, None].astype(np.int32)], axis=1)
+            context.window = np.concatenate([context.window[:, 1:], ids[:, None]], axis=1)
+            context.pending = ids
         return out
+
+    async def _logits(self, info: ModelInfo, context: _Context) -> np.ndarray:
+        """Next-token logits of each row: from its window, or one step on from its carried state."""
+        if not info.state_size:
+            return await self.client.logits(info.version, context.window, context.moods)
+        if context.state is None:
+            context.logits, context.state = await self.client.start(
+                info.version, context.window, context.moods
+            )
+        elif context.pending is not None:
+            context.logits, context.state = await self.client.step(
+                info.version, context.pending, context.moods, context.state
+            )
+        context.pending = None
+        return context.logits
+
+
+@dataclass
+class _Context:
+    """Where each row of a generation stands: its last window and, for a model that carries state,
+    its state and logits; ``pending`` tokens are chosen but not yet fed to the state."""
+
+    window: np.ndarray  # int32 [rows, window]
+    moods: np.ndarray  # int32 [rows]
+    state: np.ndarray | None = None
+    logits: np.ndarray | None = None
+    pending: np.ndarray | None = None
+
+    def row(self, i: int) -> _Context:
+        def take(a: np.ndarray | None) -> np.ndarray | None:
+            return None if a is None else a[i : i + 1]
+
+        return _Context(*(take(a) for a in (self.window, self.moods, self.state, self.logits, self.pending)))

@@ -35,6 +35,7 @@ class ModelInfo:
     window: int
     primers: np.ndarray  # int32 [moods, primers, window]
     info: dict
+    state_size: int = 0  # > 0: the model has a ``step`` signature that carries this much state per row
 
 
 def _tensor(values: np.ndarray):
@@ -105,21 +106,46 @@ class ModelClient:
                     window=int(out["window"]),
                     primers=np.asarray(out["primers"], np.int32),
                     info=json.loads(out["info"].decode()),
+                    state_size=int(out["state_size"]) if "state_size" in out else 0,
                 )
             except (KeyError, ValueError) as error:
                 raise ModelError(f"Model version {served} has no usable metadata ({error}).") from None
         return self._info[served]
 
-    async def logits(self, version: int, tokens: np.ndarray, moods: np.ndarray) -> np.ndarray:
-        """float32 [rows, vocab] next-token logits from ``version``, pinned so a song never mixes versions."""
+    async def predict(
+        self, version: int, signature: str, inputs: dict[str, np.ndarray], outputs: tuple[str, ...]
+    ) -> dict[str, np.ndarray]:
+        """``outputs`` of one Predict on ``version``, pinned so a song never mixes versions."""
         request = predict_pb2.PredictRequest()
         request.model_spec.name = self.model
         request.model_spec.version.value = version
-        request.inputs["tokens"].CopyFrom(_tensor(np.ascontiguousarray(tokens, np.int32)))
-        request.inputs["mood"].CopyFrom(_tensor(np.ascontiguousarray(moods, np.int32)))
-        request.output_filter.append("logits")
+        request.model_spec.signature_name = signature
+        for key, value in inputs.items():
+            request.inputs[key].CopyFrom(_tensor(np.ascontiguousarray(value)))
+        request.output_filter.extend(outputs)
         reply = await self._call(self._predict.Predict, request, version=version)
-        return tf.make_ndarray(reply.outputs["logits"])
+        return {key: tf.make_ndarray(reply.outputs[key]) for key in outputs}
+
+    async def logits(self, version: int, tokens: np.ndarray, moods: np.ndarray) -> np.ndarray:
+        """float32 [rows, vocab] next-token logits after each row's window of ``tokens``."""
+        inputs = {"tokens": tokens.astype(np.int32), "mood": moods.astype(np.int32)}
+        return (await self.predict(version, "serving_default", inputs, ("logits",)))["logits"]
+
+    async def start(
+        self, version: int, tokens: np.ndarray, moods: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Logits and carried state after each row's window (models with ``state_size``)."""
+        inputs = {"tokens": tokens.astype(np.int32), "mood": moods.astype(np.int32)}
+        out = await self.predict(version, "serving_default", inputs, ("logits", "state"))
+        return out["logits"], out["state"]
+
+    async def step(
+        self, version: int, tokens: np.ndarray, moods: np.ndarray, state: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Logits and state one token on: ``tokens`` [rows] fed after ``state`` [rows, state_size]."""
+        inputs = {"token": tokens.astype(np.int32), "mood": moods.astype(np.int32), "state": state}
+        out = await self.predict(version, "step", inputs, ("logits", "state"))
+        return out["logits"], out["state"]
 
     async def versions(self) -> dict[int, str]:
         """Each version the server knows and its state name (e.g. ``{3: "AVAILABLE"}``)."""

@@ -18,6 +18,7 @@ def _train(args: argparse.Namespace) -> int:
         cache_dir=args.cache_dir,
         resume=args.resume,
         from_latest=args.from_version == "latest",
+        arch=args.arch,
         units=args.units,
         window=args.window,
         epochs=args.epochs,
@@ -64,6 +65,12 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
         "--resume", action="store_true", help="continue the run in --run-dir from its last checkpoint"
     )
     p.add_argument("--from", dest="from_version", choices=["latest"], help="fine-tune the live version")
+    p.add_argument(
+        "--arch",
+        choices=["blstm", "lstm"],
+        default="blstm",
+        help="blstm: the seed's network; lstm: causal, carries its state, much faster to generate with",
+    )
     p.add_argument("--units", type=int, default=128, help="LSTM units per direction (the seed: 512)")
     p.add_argument("--window", type=int, default=32, help="tokens of context (default: 32)")
     p.add_argument("--epochs", type=int, default=10)

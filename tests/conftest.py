@@ -48,7 +48,7 @@ def tune_dir(tmp_path_factory) -> Path:
     return folder
 
 
-def export_tiny_model(version_dir: Path, seed: int = 0, units: int = 8) -> None:
+def export_tiny_model(version_dir: Path, seed: int = 0, units: int = 8, arch: str = "blstm") -> None:
     """An untrained, seeded model that honours the model contract: quick to make, real TF inside."""
     import keras
     import numpy as np
@@ -62,7 +62,9 @@ def export_tiny_model(version_dir: Path, seed: int = 0, units: int = 8) -> None:
     keras.utils.set_random_seed(seed)
     tokens = [HOLD] + [onset_token((p,), d) for p in range(55, 80) for d in (1, 2, 4, 8)]
     vocab = Vocabulary(tuple(tokens))
-    config = ModelConfig(len(vocab), len(MOODS), window=32, units=units, embedding=8, mood_embedding=4)
+    config = ModelConfig(
+        len(vocab), len(MOODS), window=32, units=units, embedding=8, mood_embedding=4, arch=arch
+    )
     primers = np.random.default_rng(seed).integers(0, len(vocab), (len(MOODS), 4, 32)).astype(np.int32)
     export(build(config), config, vocab, primers, {"note": "untrained test model"}, version_dir)
 
@@ -72,4 +74,12 @@ def tiny_models(tmp_path_factory) -> Path:
     """A models folder holding ``bgm/1``, a tiny untrained model."""
     root = tmp_path_factory.mktemp("models")
     export_tiny_model(root / "bgm" / "1")
+    return root
+
+
+@pytest.fixture(scope="session")
+def tiny_lstm_models(tmp_path_factory) -> Path:
+    """A models folder holding ``bgm/1``, a tiny untrained causal model with a ``step`` signature."""
+    root = tmp_path_factory.mktemp("lstm-models")
+    export_tiny_model(root / "bgm" / "1", arch="lstm")
     return root

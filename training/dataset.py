@@ -1,5 +1,8 @@
 """From labelled pieces to training windows: (tokens[window], mood) -> next token.
 
+For the causal network every position of a window is a target: the window
+shifted by one step (``sequence=True``).
+
 Pieces, not windows, are split into training and validation, so no window of
 a validation piece is ever seen in training. Each mood is drawn with weight
 proportional to the square root of its share, so the large folk collections
@@ -40,12 +43,14 @@ def mood_summary(labelled: list[Labelled]) -> dict[str, tuple[int, int]]:
 
 @dataclass(frozen=True)
 class Windows:
-    """All windows of some pieces: ``ids[start:start+window]`` predicts ``ids[start+window]``."""
+    """All windows of some pieces: ``ids[start:start+window]`` predicts ``ids[start+window]``
+    (with ``sequence``, each position predicts the next: ``ids[start+1:start+window+1]``)."""
 
     ids: np.ndarray  # int32, the pieces' ids concatenated
     starts: np.ndarray  # int64, one per window
     moods: np.ndarray  # int32, one per window
     window: int
+    sequence: bool = False
 
     def __len__(self) -> int:
         return len(self.starts)
@@ -53,13 +58,17 @@ class Windows:
     def batch(self, rows: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
         starts = self.starts[rows]
         tokens = self.ids[starts[:, None] + np.arange(self.window)]
-        return {"tokens": tokens, "mood": self.moods[rows]}, self.ids[starts + self.window]
+        if self.sequence:
+            targets = self.ids[starts[:, None] + np.arange(1, self.window + 1)]
+        else:
+            targets = self.ids[starts + self.window]
+        return {"tokens": tokens, "mood": self.moods[rows]}, targets
 
     def targets(self) -> np.ndarray:
         return self.ids[self.starts + self.window]
 
 
-def windows(labelled: list[Labelled], vocab: Vocabulary, window: int) -> Windows:
+def windows(labelled: list[Labelled], vocab: Vocabulary, window: int, sequence: bool = False) -> Windows:
     ids, starts, moods = [], [], []
     offset = 0
     for item in labelled:
@@ -75,6 +84,7 @@ def windows(labelled: list[Labelled], vocab: Vocabulary, window: int) -> Windows
         np.concatenate(starts) if starts else np.zeros(0, dtype=np.int64),
         np.concatenate(moods) if moods else np.zeros(0, dtype=np.int32),
         window,
+        sequence,
     )
 
 

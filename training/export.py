@@ -7,7 +7,14 @@ which splits every output by the requests' batch sizes, can serve them):
 - ``metadata``: ``dummy`` int32 [batch] (ignored) -> per row: ``vocab``
   string [vocab], ``moods`` string [moods], ``window`` int32,
   ``primers`` int32 [moods, primers, window], ``tokenizer_version`` int32,
-  ``info`` string (JSON: training figures).
+  ``state_size`` int32 (0 unless the network carries state), ``info`` string
+  (JSON: training figures).
+
+The causal network (``arch="lstm"``) also returns ``state`` float32
+[batch, state_size] from ``serving_default`` (the state after the window),
+and has ``step``: ``token`` int32 [batch], ``mood`` int32 [batch], ``state``
+-> ``logits``, ``state``: one token further in constant time. TF Serving is
+stateless, so the state travels with each request.
 """
 
 from __future__ import annotations
@@ -41,7 +48,7 @@ def export(
 ) -> None:
     """Write a CPU-loadable SavedModel of ``model`` with both signatures, and the Keras files beside it."""
     # A graph traced with cuDNN available bakes in CudnnRNN ops a CPU server cannot run.
-    portable = build(config, use_cudnn=False)
+    portable = build(config, use_cudnn=False, unroll=True)
     portable.set_weights(model.get_weights())
 
     constants = {
@@ -50,27 +57,37 @@ def export(
         "window": tf.constant(config.window, tf.int32),
         "primers": tf.constant(primers.astype(np.int32)),
         "tokenizer_version": tf.constant(TOKENIZER_VERSION, tf.int32),
+        "state_size": tf.constant(config.state_size, tf.int32),
         "info": tf.constant(json.dumps(info)),
     }
 
     archive = keras.export.ExportArchive()
     archive.track(portable)
 
-    def serving_default(tokens, mood):
-        return {"logits": portable({"tokens": tokens, "mood": mood}, training=False)}
-
     def metadata(dummy):
         rows = tf.shape(dummy)[0]
         return {name: _tile(value, rows) for name, value in constants.items()}
 
-    archive.add_endpoint(
-        "serving_default",
-        serving_default,
-        input_signature=[
-            tf.TensorSpec([None, config.window], tf.int32, name="tokens"),
-            tf.TensorSpec([None], tf.int32, name="mood"),
-        ],
-    )
+    batch = tf.TensorSpec([None], tf.int32, name="mood")
+    window = tf.TensorSpec([None, config.window], tf.int32, name="tokens")
+    if config.arch == "lstm":
+        stepper = _Stepper(portable)
+        archive.add_endpoint("serving_default", stepper.window, input_signature=[window, batch])
+        archive.add_endpoint(
+            "step",
+            stepper.step,
+            input_signature=[
+                tf.TensorSpec([None], tf.int32, name="token"),
+                batch,
+                tf.TensorSpec([None, config.state_size], tf.float32, name="state"),
+            ],
+        )
+    else:
+
+        def serving_default(tokens, mood):
+            return {"logits": portable({"tokens": tokens, "mood": mood}, training=False)}
+
+        archive.add_endpoint("serving_default", serving_default, input_signature=[window, batch])
     archive.add_endpoint(
         "metadata", metadata, input_signature=[tf.TensorSpec([None], tf.int32, name="dummy")]
     )
@@ -84,6 +101,32 @@ def export(
     )
 
 
+class _Stepper:
+    """The causal network's layers run over a window, or one step on from a carried state."""
+
+    def __init__(self, model: keras.Model) -> None:
+        self.tokens = model.get_layer("token_embedding")
+        self.mood = model.get_layer("mood_embedding")
+        self.lstms = [model.get_layer("lstm_1"), model.get_layer("lstm_2")]
+        self.head = model.get_layer("logits")
+
+    def window(self, tokens, mood):
+        steps = tf.shape(tokens)[1]
+        x = tf.concat([self.tokens(tokens), tf.repeat(self.mood(mood)[:, tf.newaxis], steps, axis=1)], -1)
+        states = []
+        for lstm in self.lstms:
+            x, h, c = lstm(x, training=False)
+            states += [h, c]
+        return {"logits": self.head(x[:, -1]), "state": tf.concat(states, -1)}
+
+    def step(self, token, mood, state):
+        x = tf.concat([self.tokens(token), self.mood(mood)], -1)
+        h1, c1, h2, c2 = tf.split(state, 4, axis=-1)
+        x, (h1, c1) = self.lstms[0].cell(x, [h1, c1], training=False)
+        x, (h2, c2) = self.lstms[1].cell(x, [h2, c2], training=False)
+        return {"logits": self.head(x), "state": tf.concat([h1, c1, h2, c2], -1)}
+
+
 def verify(
     path: Path, model: keras.Model, config: ModelConfig, vocab: Vocabulary, primers: np.ndarray
 ) -> None:
@@ -91,10 +134,23 @@ def verify(
     loaded = tf.saved_model.load(str(path))
     tokens = primers.reshape(-1, config.window)[:8]
     mood = np.arange(len(tokens), dtype=np.int32) % len(MOODS)
-    got = loaded.signatures["serving_default"](tokens=tf.constant(tokens), mood=tf.constant(mood))["logits"]
-    want = model({"tokens": tokens, "mood": mood}, training=False)
-    if got.shape != (len(tokens), len(vocab)) or not np.allclose(got.numpy(), np.asarray(want), atol=1e-4):
+    out = loaded.signatures["serving_default"](tokens=tf.constant(tokens), mood=tf.constant(mood))
+    got = out["logits"]
+    want = np.asarray(model({"tokens": tokens, "mood": mood}, training=False))
+    if config.arch == "lstm":
+        want = want[:, -1]
+    if got.shape != (len(tokens), len(vocab)) or not np.allclose(got.numpy(), want, atol=1e-4):
         raise RuntimeError("the exported model does not predict what the trained model predicts")
+    if config.arch == "lstm":
+        # Stepping through the window from a zero state must end where the window pass ends.
+        state = tf.zeros([len(tokens), config.state_size])
+        for t in range(config.window):
+            step = loaded.signatures["step"](
+                token=tf.constant(tokens[:, t]), mood=tf.constant(mood), state=state
+            )
+            state = step["state"]
+        if not np.allclose(step["logits"].numpy(), want, atol=1e-4):
+            raise RuntimeError("the exported model's step signature does not follow its window signature")
     meta = loaded.signatures["metadata"](dummy=tf.constant([0], tf.int32))
     if [t.decode() for t in meta["vocab"].numpy()[0]] != list(vocab.tokens):
         raise RuntimeError("the exported vocabulary differs from the training vocabulary")

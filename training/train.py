@@ -33,6 +33,7 @@ class TrainOptions:
     cache_dir: Path = Path.home() / ".cache" / "bgm" / "parsed"
     resume: bool = False
     from_latest: bool = False
+    arch: str = "blstm"
     units: int = 128
     window: int = 32
     embedding: int = 64
@@ -123,7 +124,9 @@ def _prepare(
         print(f"fine-tuning version {live.name}: vocabulary {len(old_vocab)} -> {len(vocab)}")
     else:
         vocab = build_vocab(streams, options.min_count)
-        config = ModelConfig(len(vocab), len(MOODS), options.window, options.units, options.embedding)
+        config = ModelConfig(
+            len(vocab), len(MOODS), options.window, options.units, options.embedding, arch=options.arch
+        )
         model = build(config)
     compile_model(model, options.learning_rate)
     vocab.save(run_dir / "vocab.json")
@@ -137,8 +140,9 @@ def train(options: TrainOptions) -> TrainResult:
     labelled = load_pieces(options)
     model, config, vocab, state = _prepare(options, labelled)
     train_part, val_part = dataset.split(labelled, options.validation, options.seed)
-    train_w = dataset.windows(train_part, vocab, config.window)
-    val_w = dataset.windows(val_part, vocab, config.window)
+    sequence = config.arch == "lstm"  # the causal network learns the next token at every position
+    train_w = dataset.windows(train_part, vocab, config.window, sequence)
+    val_w = dataset.windows(val_part, vocab, config.window, sequence)
     if len(train_w) == 0 or len(val_w) == 0:
         raise TrainingError(
             f"Too little music to train on: pieces must be longer than {config.window} steps."

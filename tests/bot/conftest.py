@@ -10,3 +10,12 @@ def server(tiny_models):
 
     with EmbeddedServer(tiny_models, batching_config=DEFAULT_BATCHING_CONFIG) as running:
         yield running
+
+
+@pytest.fixture(scope="session")
+def lstm_server(tiny_lstm_models):
+    """The embedded server on the tiny causal model."""
+    from model_server import DEFAULT_BATCHING_CONFIG
+
+    with EmbeddedServer(tiny_lstm_models, batching_config=DEFAULT_BATCHING_CONFIG) as running:
+        yield running

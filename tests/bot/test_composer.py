@@ -12,15 +12,17 @@ from bot.serving import ModelClient
 
 
 class CountingClient(ModelClient):
-    """A real client that also records the rows of each Predict it sends."""
+    """A real client that also records the signature and rows of each Predict it sends."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.rows: list[int] = []
+        self.calls: list[tuple[str, tuple[int, ...]]] = []
 
-    async def logits(self, version, tokens, moods):
-        self.rows.append(len(tokens))
-        return await super().logits(version, tokens, moods)
+    async def predict(self, version, signature, inputs, outputs):
+        self.rows.append(len(inputs["mood"]))
+        self.calls.append((signature, next(iter(inputs.values())).shape))
+        return await super().predict(version, signature, inputs, outputs)
 
 
 def _compose(server, request, client_class=ModelClient):
@@ -75,6 +77,23 @@ def test_independent_parts_share_one_predict_per_step(server):
     _, client = _compose(server, ComposeRequest("tense", "short", seed=5), CountingClient)
     steps = WINDOWS_PER_PART["short"] * 32
     assert client.rows == [3] * steps + [1] * steps
+
+
+def test_a_model_that_carries_state_is_sent_one_token_per_row_after_the_primers(lstm_server):
+    song, client = _compose(lstm_server, ComposeRequest("tense", "short", seed=5), CountingClient)
+    steps = WINDOWS_PER_PART["short"] * 32
+    assert client.rows == [3] * steps + [1] * steps
+    # One window pass for the primers, then single tokens: verse 2 goes on from verse 1's state.
+    assert client.calls[0] == ("serving_default", (3, 32))
+    assert {call for call in client.calls[1:]} == {("step", (3,)), ("step", (1,))}
+    assert len(song.tokens) == sum(s.steps for s in song.sections)
+
+
+def test_a_model_that_carries_state_reproduces_a_song_from_its_seed(lstm_server):
+    a, _ = _compose(lstm_server, ComposeRequest("calm", "short", seed=7))
+    b, _ = _compose(lstm_server, ComposeRequest("calm", "short", seed=7))
+    c, _ = _compose(lstm_server, ComposeRequest("calm", "short", seed=8))
+    assert a.tokens == b.tokens != c.tokens
 
 
 def test_the_model_primers_are_not_changed_by_composing(server):

@@ -119,3 +119,37 @@ def test_no_usable_music_fails_clearly_and_publishes_nothing(tmp_path):
             )
         )
     assert not models.exists()
+
+
+def test_the_causal_network_steps_from_its_state_to_where_its_window_pass_ends(tiny, tmp_path):
+    options, _ = tiny
+    causal = replace(options, arch="lstm", models_dir=tmp_path / "models", run_dir=tmp_path / "run")
+    result = train(causal)
+    loaded = tf.saved_model.load(str(result.path))
+    assert set(loaded.signatures) == {"serving_default", "step", "metadata"}
+    state_size = int(loaded.signatures["metadata"](dummy=tf.constant([0]))["state_size"].numpy()[0])
+    assert state_size == 4 * options.units
+    tokens = tf.constant(np.random.default_rng(0).integers(0, 20, (2, 32)), tf.int32)
+    mood = tf.constant([1, 4])
+    whole = loaded.signatures["serving_default"](tokens=tokens, mood=mood)
+    state = tf.zeros([2, state_size])
+    for t in range(32):
+        stepped = loaded.signatures["step"](token=tokens[:, t], mood=mood, state=state)
+        state = stepped["state"]
+    np.testing.assert_allclose(stepped["logits"], whole["logits"], atol=1e-4)
+    np.testing.assert_allclose(state, whole["state"], atol=1e-4)
+    # Fine-tuning keeps the architecture it starts from.
+    tuned = train(replace(causal, arch="blstm", run_dir=tmp_path / "run2", from_latest=True))
+    assert "step" in tf.saved_model.load(str(tuned.path)).signatures
+
+
+def test_a_sequence_window_predicts_the_next_token_at_every_position():
+    from training.dataset import Windows
+
+    ids = np.arange(100, dtype=np.int32)
+    w = Windows(ids, np.array([0, 10]), np.array([0, 1], np.int32), window=4, sequence=True)
+    x, y = w.batch(np.array([0, 1]))
+    assert x["tokens"].tolist() == [[0, 1, 2, 3], [10, 11, 12, 13]]
+    assert y.tolist() == [[1, 2, 3, 4], [11, 12, 13, 14]]
+    _, last = Windows(ids, np.array([0, 10]), np.array([0, 1], np.int32), window=4).batch(np.array([0, 1]))
+    assert last.tolist() == [4, 14]
