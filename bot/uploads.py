@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import re
 import secrets
+import struct
 import time
 import zipfile
 from dataclasses import dataclass
@@ -23,6 +24,10 @@ ALLOWED = (*MUSIC_SUFFIXES, ".zip")
 ARCHIVE_SUFFIXES = (".zip", ".tar", ".gz", ".tgz", ".bz2", ".xz", ".7z", ".rar", ".jar", ".zst")
 ARCHIVE_MAGIC = (b"PK\x03\x04", b"\x1f\x8b", b"7z\xbc\xaf", b"Rar!", b"BZh", b"\xfd7zXZ")
 MAC_JUNK = re.compile(r"(^|/)(__MACOSX/|\._|\.DS_Store$)")
+# music21 builds every measure of a MIDI file: a single event 2^28 ticks late (4 bytes) or thousands of
+# tracks keep training's parser busy for hours and take gigabytes, so such files are refused here.
+MIDI_MAX_TRACKS = 128
+MIDI_MAX_QUARTERS = 8192  # about an hour at 120 bpm
 
 
 class UploadRejected(BgmError):
@@ -87,12 +92,90 @@ def _check_content(name: str, suffix: str, data: bytes, limits: UploadLimits) ->
     if suffix in (".mid", ".midi"):
         if not data.startswith(b"MThd"):
             raise UploadRejected(name, "is not a MIDI file (no MThd header)")
+        if problem := _midi_problem(data):
+            raise UploadRejected(name, problem)
     elif suffix == ".mxl":
         _zip_members(name, data, limits)  # compressed MusicXML: the same bomb checks as any zip
     elif b"\x00" in data:
         raise UploadRejected(name, "is not a text file")
     elif suffix in (".xml", ".musicxml") and b"<!ENTITY" in data:
         raise UploadRejected(name, "declares XML entities, which music files never need")
+
+
+def _vlq(data: bytes, at: int, end: int) -> tuple[int, int]:
+    """A MIDI variable-length number at ``at``: (value, next offset); IndexError past ``end``."""
+    value = 0
+    for _ in range(4):
+        if at >= end:
+            raise IndexError(at)
+        byte = data[at]
+        at += 1
+        value = (value << 7) | (byte & 0x7F)
+        if not byte & 0x80:
+            return value, at
+    raise IndexError(at)  # more than 4 bytes: not MIDI
+
+
+def _track_ticks(data: bytes, at: int, end: int) -> int:
+    """Length in ticks of the track in ``data[at:end]``; IndexError when an event is malformed."""
+    ticks = 0
+    status = None
+    while at < end:
+        delta, at = _vlq(data, at, end)
+        ticks += delta
+        if at >= end:
+            raise IndexError(at)
+        if data[at] & 0x80:
+            status, at = data[at], at + 1
+        elif status is None or status >= 0xF0:  # running status only continues channel messages
+            raise IndexError(at)
+        if status == 0xFF:  # meta event: type, length, data
+            length, at = _vlq(data, at + 1, end)
+            at += length
+        elif status in (0xF0, 0xF7):  # sysex: length, data
+            length, at = _vlq(data, at, end)
+            at += length
+        elif status >= 0xF0:
+            raise IndexError(at)
+        else:
+            at += 1 if 0xC0 <= status < 0xE0 else 2
+    if at > end:
+        raise IndexError(at)
+    return ticks
+
+
+def _midi_problem(data: bytes) -> str | None:
+    """Why a MIDI file cannot be trained on, from its chunks and events alone, or None."""
+    if len(data) < 14:
+        return "is truncated (no complete MIDI header)"
+    length, fmt, tracks, division = struct.unpack(">IHHH", data[4:14])
+    if length < 6 or fmt > 2:
+        return "is not a MIDI file (bad header)"
+    if division & 0x8000 or division == 0:
+        return "uses a time division the trainer cannot read (SMPTE or zero ticks per beat)"
+    if not 1 <= tracks <= MIDI_MAX_TRACKS:
+        return f"declares {tracks} tracks (1 to {MIDI_MAX_TRACKS} are accepted)"
+    at, found, longest = 8 + length, 0, 0
+    while found < tracks:
+        if at + 8 > len(data):
+            return "is truncated (fewer tracks than its header declares)"
+        kind, size = data[at : at + 4], struct.unpack(">I", data[at + 4 : at + 8])[0]
+        start, at = at + 8, at + 8 + size
+        if at > len(data):
+            return "is truncated (a track runs past the end of the file)"
+        if kind != b"MTrk":
+            continue  # unknown chunks are allowed, and skipped
+        found += 1
+        try:
+            longest = max(longest, _track_ticks(data, start, at))
+        except IndexError:
+            return f"is corrupt (track {found} has a malformed event)"
+    if longest / division > MIDI_MAX_QUARTERS:
+        return (
+            f"lasts {longest // division:,} beats, over the limit of {MIDI_MAX_QUARTERS:,} "
+            "(a corrupt delta time?)"
+        )
+    return None
 
 
 def _unsafe(member: str) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import signal
 import tempfile
 import zipfile
 from collections.abc import Iterable
@@ -27,6 +28,11 @@ DEFAULT_COLLECTIONS = ("essenFolksong", "oneills1850", "ryansMammoth", "airdsAir
 MAX_FILE_BYTES = 5 * 1024 * 1024
 MAX_ARCHIVE_BYTES = 200 * 1024 * 1024  # expanded size of one zip: more is a zip bomb
 MAX_ARCHIVE_MEMBERS = 5000
+# One file's parse, in its worker. music21 builds every measure, so a few bytes (a note 2^28 ticks
+# long, `C99999999` in ABC) can take hours and gigabytes; normal files take seconds (a 16-track MIDI
+# of 32,000 notes about 80 s on a slow core). Read when ``load`` is called.
+PARSE_TIME_S = 300.0
+PARSE_MEMORY_BYTES = 3 * 1024**3  # on top of what the worker maps when it starts
 
 
 @dataclass(frozen=True)
@@ -145,6 +151,8 @@ def parse_source(source: Source) -> list[Piece]:
             path.write_bytes(source.data)
             parsed = converter.parse(path, format=fmt, forceSource=True)
         pieces = pieces_of(parsed, source.name)
+    except MemoryError:
+        raise ValueError("needs too much memory to parse (far too long or too complex)") from None
     except Exception as error:  # music21 raises anything from IndexError to its own exceptions
         raise ValueError(
             f"could not be parsed as {fmt} ({type(error).__name__}: {str(error)[:120]})"
@@ -154,12 +162,45 @@ def parse_source(source: Source) -> list[Piece]:
     return pieces
 
 
-def _parse_to_cache(source: Source, cache_file: Path) -> list[dict] | str:
-    """Parse in a worker process; the outcome, a failure too, is cached by content."""
+class _OutOfTime(BaseException):
+    """The parse's alarm: a BaseException, so music21's own ``except Exception`` cannot swallow it."""
+
+
+def _limit_memory(extra_bytes: int) -> None:
+    """Pool initializer: cap this worker's address space (a MemoryError then ends one parse)."""
+    import resource
+
+    try:
+        with open("/proc/self/statm") as statm:
+            mapped = int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+        _, hard = resource.getrlimit(resource.RLIMIT_AS)
+        limit = mapped + extra_bytes if hard == resource.RLIM_INFINITY else min(mapped + extra_bytes, hard)
+        resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+    except (OSError, ValueError):
+        pass  # no /proc (not Linux): the time limit still holds
+
+
+def _parse_to_cache(source: Source, cache_file: Path, time_s: float = PARSE_TIME_S) -> list[dict] | str:
+    """Parse in a worker process, within ``time_s``; the outcome, a failure too, is cached by content."""
+    armed = True
+
+    def out_of_time(signum, frame):
+        if armed:
+            raise _OutOfTime
+
+    previous = signal.signal(signal.SIGALRM, out_of_time)
+    signal.setitimer(signal.ITIMER_REAL, time_s)
     try:
         result: list[dict] | str = [p.to_dict() for p in parse_source(source)]
     except ValueError as error:
         result = str(error)
+    except _OutOfTime:
+        # Not cached: how long a parse takes depends on the machine, not only on the file.
+        return f"took longer than {time_s:g} s to parse (far too long or too complex)"
+    finally:
+        armed = False
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
     tmp = cache_file.with_suffix(f".tmp{os.getpid()}")
     tmp.write_text(json.dumps({"pieces": result} if isinstance(result, list) else {"error": result}))
     tmp.replace(cache_file)
@@ -186,8 +227,11 @@ def load(
             todo.append((i, source, cache_file))
     bar = tqdm(total=len(sources), initial=len(results), unit="file", desc="parsing", disable=not progress)
     if todo:
-        with ProcessPoolExecutor(max_workers=workers or os.cpu_count()) as pool:
-            futures = {pool.submit(_parse_to_cache, s, c): i for i, s, c in todo}
+        # Every parse in a worker, bounded in time and memory: uploads are anyone's files.
+        with ProcessPoolExecutor(
+            max_workers=workers or os.cpu_count(), initializer=_limit_memory, initargs=(PARSE_MEMORY_BYTES,)
+        ) as pool:
+            futures = {pool.submit(_parse_to_cache, s, c, PARSE_TIME_S): i for i, s, c in todo}
             for future in as_completed(futures):
                 results[futures[future]] = future.result()
                 bar.update()
