@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import multiprocessing
+import os
 import signal
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -29,6 +30,7 @@ from bot.trainer import TrainingRunner
 log = logging.getLogger(__name__)
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 UNEXPECTED = "❌ Something went wrong; it has been logged."
+RENDER_NICENESS = 10  # render workers yield the CPU to the bot's event loop
 
 
 def apply_endpoints(settings: BotSettings) -> None:
@@ -70,14 +72,22 @@ class BgmBot(commands.Bot):
     async def setup_hook(self) -> None:
         await self.store.open()
         # Spawned, not forked: a fork of a process running gRPC and TensorFlow threads is not safe.
+        # Niced: on a small host rendering must not take the CPU the event loop needs to answer in time.
         self.renderer = ProcessPoolExecutor(
-            self.settings.queue_concurrency, mp_context=multiprocessing.get_context("spawn")
+            self.settings.queue_concurrency,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=os.nice,
+            initargs=(RENDER_NICENESS,),
         )
         self.renderer.submit(render_worker.ready)  # workers import music21 now, not on the first song
         self.cog = BgmCog(
             self.settings, self.model_client, self.store, self.queue, self.retrainer, self.renderer
         )
         await self.add_cog(self.cog)
+        # Songs a killed predecessor left queued: made again (or their requesters told), over REST.
+        await self.cog.tracks.recover(
+            lambda track: self.get_partial_messageable(track.channel_id, guild_id=track.guild_id)
+        )
         self.add_dynamic_items(RemixButton)
         self.tree.on_error = on_tree_error
         if self.settings.sync_commands:

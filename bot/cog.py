@@ -8,6 +8,7 @@ the issue's ``/bgm train status`` and ``/bgm train cancel`` spelled as they are.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from concurrent.futures import Executor
@@ -98,6 +99,10 @@ class BgmCog(commands.GroupCog, name="bgm", group_name="bgm", group_description=
             health = "not answering"
         except BgmError as error:
             health = str(error)
+        failed: dict[int, str] = {}
+        if version is not None:  # a newer version the server would not load: say which and why
+            with contextlib.suppress(BgmError, TimeoutError):
+                failed = await asyncio.wait_for(self.client.failed_versions(), STATUS_TIMEOUT_S)
         pairs = formatting.status_lines(
             version=version,
             moods=moods,
@@ -108,6 +113,11 @@ class BgmCog(commands.GroupCog, name="bgm", group_name="bgm", group_description=
             uptime_s=time.monotonic() - self.started,
             training=self.trainer.runner.current,
         )
+        pairs += [
+            (f"Version {v} not served", f"It failed to load: {why[:300]}")
+            for v, why in sorted(failed.items(), reverse=True)
+            if v > version
+        ][:3]
         await interaction.followup.send(embed=formatting.status_embed(pairs), ephemeral=True)
 
     async def _admin(self, interaction: discord.Interaction) -> bool:

@@ -4,6 +4,11 @@ No Discord in here. ``submit`` answers at once, either with a ticket (whose posi
 to date through its ``on_update`` callback) or with an error that says when to try again;
 nothing is dropped silently: on ``close`` every waiting or running ticket fails with
 ``QueueClosed``, so whoever awaits it can tell its requester.
+
+A request that must do some work before it has a job to queue (answer Discord, record the track)
+first ``reserve``s its place: the reservation counts against every limit at once, so a burst of
+requests arriving together cannot all pass the check and then overfill the queue. Every job runs
+under a deadline (``job_timeout``): a job stuck on a flapping server fails with ``JobTimedOut``.
 """
 
 from __future__ import annotations
@@ -53,6 +58,27 @@ class QueueClosed(BgmError):
     """The bot is shutting down; the job was not (or not completely) done."""
 
 
+class JobTimedOut(BgmError):
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        super().__init__(f"This song took longer than {_seconds(seconds)} and was stopped; try again later.")
+
+
+class Reservation:
+    """A place held in the queue for one user until ``JobQueue.submit`` uses it or ``release`` frees it."""
+
+    def __init__(self, queue: JobQueue, user: int) -> None:
+        self.queue, self.user = queue, user
+        self.held = True
+
+    def release(self) -> None:
+        if self.held:
+            self.held = False
+            self.queue._reserved[self.user] -= 1
+            if not self.queue._reserved[self.user]:
+                del self.queue._reserved[self.user]
+
+
 def _seconds(value: float) -> str:
     return f"{max(1, math.ceil(value))} s"
 
@@ -80,10 +106,12 @@ class JobQueue:
         per_user: int = 3,
         cooldown_s: float = 0.0,
         clock: Callable[[], float] = time.monotonic,
+        job_timeout: float | None = 600.0,
     ) -> None:
         self.concurrency, self.max_waiting = concurrency, max_waiting
         self.per_user, self.cooldown_s = per_user, cooldown_s
-        self.clock = clock
+        self.clock, self.job_timeout = clock, job_timeout
+        self._reserved: Counter[int] = Counter()
         self.done = self.failed = 0
         self._waiting: dict[int, deque[Ticket]] = {}
         self._served: dict[int, int] = {}  # user: serial number of their last start
@@ -102,12 +130,34 @@ class JobQueue:
     def running(self) -> int:
         return len(self._running)
 
-    def submit(
-        self, user: int, work: Callable[[], Awaitable[Any]], on_update: Callable[[int], None] | None = None
-    ) -> Ticket:
-        """Queue ``work()`` for ``user``, or raise a ``QueueError`` saying why not and when to retry."""
+    def reserve(self, user: int) -> Reservation:
+        """Hold a place for ``user`` (or raise what ``submit`` would), to ``submit`` into a moment later."""
         self.check(user)
         self._last_submit[user] = self.clock()
+        self._reserved[user] += 1
+        return Reservation(self, user)
+
+    def submit(
+        self,
+        user: int,
+        work: Callable[[], Awaitable[Any]],
+        on_update: Callable[[int], None] | None = None,
+        *,
+        reservation: Reservation | None = None,
+        admitted: bool = False,
+    ) -> Ticket:
+        """Queue ``work()`` for ``user``, or raise a ``QueueError`` saying why not and when to retry.
+
+        With a held ``reservation`` (or ``admitted``: a job accepted before, e.g. by the bot before a
+        restart) the limits were already passed and only a closed queue refuses.
+        """
+        if self._closed:
+            raise QueueClosed("The bot is shutting down; ask again in a minute.")
+        if reservation is not None and reservation.held:
+            reservation.release()
+        elif not admitted:
+            self.check(user)
+            self._last_submit[user] = self.clock()
         ticket = Ticket(next(self._ids), user, work, on_update)
         self._waiting.setdefault(user, deque()).append(ticket)
         self._pump()
@@ -122,10 +172,13 @@ class JobQueue:
         if last is not None and now - last < self.cooldown_s:
             raise Cooldown(self.cooldown_s - (now - last))
         mine = len(self._waiting.get(user, ())) + sum(t.user == user for t in self._running)
-        if mine >= self.per_user:
+        if mine + self._reserved[user] >= self.per_user:
             raise TooManyForUser(self.per_user)
-        if self.waiting >= self.max_waiting:
-            raise QueueFull(self.waiting, self._retry_estimate(now))
+        # A reservation becomes a waiting job a moment later (or a running one, when a slot is free).
+        free_slots = max(0, self.concurrency - len(self._running))
+        ahead = self.waiting + max(0, self._reserved.total() - free_slots)
+        if ahead >= self.max_waiting:
+            raise QueueFull(ahead, self._retry_estimate(now))
 
     def _retry_estimate(self, now: float) -> float:
         # A place frees up when the running job that started first finishes.
@@ -175,8 +228,14 @@ class JobQueue:
 
     async def _run(self, ticket: Ticket) -> None:
         started = self.clock()
+        deadline = asyncio.timeout(self.job_timeout)
         try:
-            result = await ticket.work()
+            async with deadline:
+                result = await ticket.work()
+        except TimeoutError as error:  # the job's deadline, or a timeout of its own
+            self.failed += 1
+            if not ticket.future.done():
+                ticket.future.set_exception(JobTimedOut(self.job_timeout) if deadline.expired() else error)
         except asyncio.CancelledError:
             if not ticket.future.done():
                 ticket.future.set_exception(QueueClosed("The bot restarted while making this song."))

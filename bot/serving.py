@@ -38,6 +38,16 @@ class ModelInfo:
     state_size: int = 0  # > 0: the model has a ``step`` signature that carries this much state per row
 
 
+# gRPC waits up to 120 s (growing by 1.6x from 1 s) between reconnection attempts to a server that went
+# away; a restarted model server should be used within a second or two of coming back, not minutes.
+CHANNEL_OPTIONS = [
+    ("grpc.max_receive_message_length", 64 * 1024 * 1024),
+    ("grpc.initial_reconnect_backoff_ms", 250),
+    ("grpc.min_reconnect_backoff_ms", 250),
+    ("grpc.max_reconnect_backoff_ms", 2000),
+]
+
+
 def _tensor(values: np.ndarray):
     return tf.make_tensor_proto(values)
 
@@ -55,9 +65,7 @@ class ModelClient:
     ) -> None:
         self.target, self.model = target, model
         self.deadline, self.retry_for = deadline, retry_for
-        self._channel = grpc.aio.insecure_channel(
-            target, options=[("grpc.max_receive_message_length", 64 * 1024 * 1024)]
-        )
+        self._channel = grpc.aio.insecure_channel(target, options=CHANNEL_OPTIONS)
         self._predict = prediction_service_pb2_grpc.PredictionServiceStub(self._channel)
         self._models = model_service_pb2_grpc.ModelServiceStub(self._channel)
         self._info: dict[int, ModelInfo] = {}
@@ -154,3 +162,15 @@ class ModelClient:
         reply = await self._call(self._models.GetModelStatus, request)
         states = get_model_status_pb2.ModelVersionStatus.State
         return {s.version: states.Name(s.state) for s in reply.model_version_status}
+
+    async def failed_versions(self) -> dict[int, str]:
+        """Versions the server tried and could not load, with its reason (TF Serving: END and an error)."""
+        request = get_model_status_pb2.GetModelStatusRequest()
+        request.model_spec.name = self.model
+        reply = await self._call(self._models.GetModelStatus, request)
+        end = get_model_status_pb2.ModelVersionStatus.State.END
+        return {
+            s.version: s.status.error_message or "it failed to load"
+            for s in reply.model_version_status
+            if s.state == end and s.status.error_code != 0
+        }

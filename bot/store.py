@@ -2,6 +2,10 @@
 
 sqlite3 blocks, so every call runs in a worker thread (``asyncio.to_thread``) on one connection
 guarded by a lock; the database is small and written a few times per song.
+
+Each track has a ``state``: ``pending`` from the request until its requester has an answer, then
+``posted`` or ``failed``. A bot killed with songs queued leaves them ``pending``, and the next bot
+finds them with ``unfinished`` (see ``TrackMaker.recover``).
 """
 
 from __future__ import annotations
@@ -32,10 +36,17 @@ CREATE TABLE IF NOT EXISTS tracks (
     jump_url TEXT,
     parent_id INTEGER REFERENCES tracks(id),
     root_id INTEGER,
-    created_at REAL NOT NULL
+    created_at REAL NOT NULL,
+    state TEXT NOT NULL DEFAULT 'pending'
 );
 CREATE INDEX IF NOT EXISTS tracks_root ON tracks(root_id);
 """
+# A record written before tracks had a state: posted if it has a message, else nothing to pick up.
+ADD_STATE = (
+    "ALTER TABLE tracks ADD COLUMN state TEXT NOT NULL DEFAULT 'pending'",
+    "UPDATE tracks SET state = CASE WHEN message_id IS NULL THEN 'failed' ELSE 'posted' END",
+)
+PENDING, POSTED, FAILED = "pending", "posted", "failed"
 
 
 @dataclass(frozen=True)
@@ -57,6 +68,7 @@ class Track:
     jump_url: str | None = None
     id: int | None = None
     created_at: float = field(default_factory=time.time)
+    state: str = PENDING  # PENDING until the requester has their song (POSTED) or been told why not (FAILED)
 
     def to_dict(self) -> dict:
         return {**asdict(self), "request": self.request.to_dict()}
@@ -86,6 +98,11 @@ class TrackStore:
         db.row_factory = sqlite3.Row
         db.execute("PRAGMA journal_mode=WAL")  # readers never wait for a writer
         db.executescript(SCHEMA)
+        if "state" not in {row["name"] for row in db.execute("PRAGMA table_info(tracks)")}:
+            with db:  # one transaction: a crash mid-migration leaves the old table as it was
+                db.execute("BEGIN")
+                for statement in ADD_STATE:
+                    db.execute(statement)
         self._db = db
 
     async def close(self) -> None:
@@ -141,6 +158,11 @@ class TrackStore:
             r["variation"] for r in map(lambda row: json.loads(row["request"]), rows) if r.get("seed") == seed
         ]
         return max(variations, default=0) + 1
+
+    async def unfinished(self) -> list[Track]:
+        """Tracks whose requester got no answer yet (a bot killed while they waited), oldest first."""
+        rows = await self._query("SELECT * FROM tracks WHERE state = ? ORDER BY id", (PENDING,))
+        return [Track.from_dict({**dict(row), "request": json.loads(row["request"])}) for row in rows]
 
     async def count(self, *, finished: bool = True) -> int:
         """How many tracks were made (posted, when ``finished``), over the bot's whole life."""

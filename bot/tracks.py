@@ -1,14 +1,24 @@
 """``/bgm compose`` and its buttons, from the deferred reply to the posted track.
 
-The request is recorded first (so its buttons can find it after a restart), queued, and its
-message shows the queue position, then each stage, then becomes the result: audio first (it plays
-inline), the MIDI, an embed and the Regenerate / Variation buttons.
+The request takes its place in the queue first (a reservation, before anything is awaited, so a
+burst of requests cannot overfill it), then is answered within Discord's 3 seconds and recorded (so
+its buttons can find it after a restart), queued, and its message shows the queue position, then
+each stage, then becomes the result: audio first (it plays inline), the MIDI, an embed and the
+Regenerate / Variation buttons.
+
+A track stays ``pending`` in the store until its requester has an answer. A bot that was killed
+with songs queued leaves them pending; the next one ``recover``s them: each is made again and posted
+in its channel, mentioning its requester, or (when it is too old to still be wanted) the requester
+is told it was lost. None is dropped silently.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import time
+from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import replace
 from pathlib import Path
@@ -20,13 +30,55 @@ from bot.buttons import track_view
 from bot.composer import Composer, ComposeRequest
 from bot.errors import BgmError
 from bot.live import LiveText
-from bot.queue import JobQueue
+from bot.queue import JobQueue, Reservation
 from bot.replies import Reply
 from bot.settings import BotSettings
 from bot.songs import TOO_LARGE, Song, produce
-from bot.store import Track, TrackStore
+from bot.store import FAILED, POSTED, Track, TrackStore
 
 log = logging.getLogger(__name__)
+RESUME_WITHIN_S = 3600.0  # a request older than this when the bot comes back is reported, not made
+RESTARTED = "🔁 The bot restarted before your song was done, so it is being made again here."
+DEFAULT_UPLOAD_LIMIT = discord.utils.DEFAULT_FILE_SIZE_LIMIT_BYTES
+SOMETHING_WRONG = "Something went wrong while composing; it has been logged."
+
+
+class ChannelReply:
+    """``Reply``'s interface for a track with no interaction (one recovered after a restart).
+
+    Progress is one message in the track's channel that mentions the requester; the result is a new
+    message (so its arrival notifies them), after which the progress message goes.
+    """
+
+    def __init__(self, channel: discord.abc.Messageable, mention: str, preface: str = RESTARTED) -> None:
+        self.channel, self.mention, self.preface = channel, mention, preface
+        self.message: discord.Message | None = None
+
+    async def show(self, text: str) -> None:
+        content = f"{self.mention} {self.preface}\n{text}"
+        if self.message is None:
+            self.message = await self.channel.send(content)
+        else:
+            await self.message.edit(content=content)
+
+    async def finish(
+        self,
+        content: str | None = None,
+        *,
+        embed: discord.Embed | None = None,
+        paths: list[Path] = (),
+        view: discord.ui.View | None = None,
+    ) -> discord.Message:
+        text = f"{self.mention} {content or ''}".strip()
+        if not paths and self.message is not None:  # an error or a notice: said in the message they have
+            return await self.message.edit(content=text)
+        message = await self.channel.send(
+            content=text, embed=embed, files=[discord.File(p) for p in paths] or None, view=view
+        )
+        if self.message is not None:
+            with contextlib.suppress(discord.HTTPException):
+                await self.message.delete()
+        return message
 
 
 class TrackMaker:
@@ -46,15 +98,15 @@ class TrackMaker:
         """Answer within Discord's 3 seconds, then follow the track to its posting."""
         user = interaction.user
         try:
-            self.queue.check(user.id)
+            place = self.queue.reserve(user.id)  # before any await: the check and the place are one step
         except BgmError as error:  # full, cooldown, too many, closing: said privately, nothing queued
             await interaction.response.send_message(f"⏳ {error}", ephemeral=True)
             return
-        reply = Reply(interaction)
-        await interaction.response.defer(thinking=True)
         task = asyncio.current_task()
         self._active.add(task)
         try:
+            reply = Reply(interaction)
+            await interaction.response.defer(thinking=True)
             track = await self.store.add(
                 Track(
                     user.id,
@@ -66,11 +118,67 @@ class TrackMaker:
                     root_id=parent.root_id if parent else None,
                 )
             )
-            await self._make(interaction, reply, track, parent)
+            try:
+                await self._make(reply, track, parent, interaction.filesize_limit, user.mention, place)
+            except Exception:  # answered by the command tree's error handler: not to be made again
+                await self.store.update(track.id, state=FAILED)
+                raise
         finally:
+            place.release()  # if it was not used (the defer failed...): the place goes to someone else
             self._active.discard(task)
 
-    async def _make(self, interaction: discord.Interaction, reply: Reply, track: Track, parent: Track | None):
+    async def recover(self, channel_for: Callable[[Track], discord.abc.Messageable]) -> int:
+        """Pick up the tracks a killed bot left pending: queue each again, or tell its requester.
+
+        ``channel_for(track)`` gives the channel to post in (the bot's ``get_partial_messageable``:
+        REST only, so this works before the gateway is up). Returns how many tracks were found.
+        """
+        tracks = await self.store.unfinished()
+        now = time.time()
+        for track in tracks:
+            if track.channel_id is None:
+                await self.store.update(track.id, state=FAILED)
+                continue
+            reply = ChannelReply(channel_for(track), f"<@{track.user_id}>")
+            if now - track.created_at > RESUME_WITHIN_S:
+                job = self._tell_lost(reply, track)
+            else:
+                job = self._resume(reply, track)
+            task = asyncio.get_running_loop().create_task(job, name=f"bgm-recover-{track.id}")
+            self._active.add(task)
+            task.add_done_callback(self._active.discard)
+        if tracks:
+            log.info("found %d tracks left unfinished by the last run", len(tracks))
+        return len(tracks)
+
+    async def _tell_lost(self, reply: ChannelReply, track: Track) -> None:
+        asked = f"<t:{int(track.created_at)}:R>"
+        try:
+            await reply.finish(
+                f"❌ The bot was restarted, and your {track.request.mood} song asked for {asked} was lost"
+                " with it. Ask again with `/bgm compose`."
+            )
+        except discord.HTTPException as error:
+            log.warning("could not tell user %s about lost track %s: %s", track.user_id, track.id, error)
+        await self.store.update(track.id, state=FAILED)
+
+    async def _resume(self, reply: ChannelReply, track: Track) -> None:
+        parent = await self.store.get(track.parent_id) if track.parent_id else None
+        try:
+            await self._make(reply, track, parent, DEFAULT_UPLOAD_LIMIT, reply.mention, None)
+        except discord.HTTPException as error:  # the channel is gone or closed to the bot
+            log.warning("could not post recovered track %s: %s", track.id, error)
+            await self.store.update(track.id, state=FAILED)
+
+    async def _make(
+        self,
+        reply: Reply | ChannelReply,
+        track: Track,
+        parent: Track | None,
+        upload_limit: int,
+        mention: str,
+        place: Reservation | None,
+    ) -> None:
         live = LiveText(reply.show)
 
         async def work() -> Song:
@@ -78,7 +186,7 @@ class TrackMaker:
                 self.composer,
                 track.request,
                 self.settings.data_dir / "songs" / str(track.id),
-                upload_limit=interaction.filesize_limit,
+                upload_limit=upload_limit,
                 fmt=self.settings.audio_format,
                 soundfont=self.settings.soundfont,
                 progress=lambda stage: live.set(formatting.stage_text(stage)),
@@ -86,21 +194,30 @@ class TrackMaker:
             )
 
         try:
-            ticket = self.queue.submit(track.user_id, work, lambda p: live.set(formatting.position_text(p)))
+            ticket = self.queue.submit(
+                track.user_id,
+                work,
+                lambda p: live.set(formatting.position_text(p)),
+                reservation=place,
+                admitted=place is None,  # a recovered track was accepted by the bot before
+            )
             song = await ticket
         except BgmError as error:  # the model server, the queue closing...: one sentence
-            await live.close()
-            await reply.finish(f"❌ {error}")
+            await self._fail(live, reply, track, f"❌ {error}")
             return
         except Exception:
             log.exception("composing track %s failed", track.id)
-            await live.close()
-            await reply.finish("❌ Something went wrong while composing; it has been logged.")
+            await self._fail(live, reply, track, f"❌ {SOMETHING_WRONG}")
             return
         await live.close()
-        await self._post(interaction, reply, track, song, parent)
+        await self._post(reply, track, song, parent, mention)
 
-    async def _post(self, interaction, reply: Reply, track: Track, song: Song, parent: Track | None) -> None:
+    async def _fail(self, live: LiveText, reply, track: Track, text: str) -> None:
+        await live.close()
+        await reply.finish(text)
+        await self.store.update(track.id, state=FAILED)
+
+    async def _post(self, reply, track: Track, song: Song, parent: Track | None, mention: str) -> None:
         files = song.files
         done = replace(
             track,
@@ -110,7 +227,6 @@ class TrackMaker:
             tempo=files.tempo,
             seconds=files.seconds,
         )
-        mention = interaction.user.mention
         paths = [files.audio, files.midi] if files.audio else [files.midi]
         try:
             message = await self._send(reply, done, parent, paths, song.note, mention)
@@ -128,6 +244,7 @@ class TrackMaker:
             seconds=done.seconds,
             message_id=message.id,
             jump_url=message.jump_url,
+            state=POSTED,
         )
 
     @staticmethod
