@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import re
 import secrets
+import stat
 import struct
 import time
 import zipfile
@@ -208,6 +209,8 @@ def _zip_members(name: str, data: bytes, limits: UploadLimits) -> list[zipfile.Z
             raise UploadRejected(name, f"contains an unsafe path ({shown(member.filename)})")
         if member.flag_bits & 0x1:
             raise UploadRejected(name, "is encrypted")
+        if stat.S_ISLNK(member.external_attr >> 16):  # harmless unextracted, but never music
+            raise UploadRejected(name, f"contains a symbolic link ({shown(member.filename)})")
     return members
 
 
