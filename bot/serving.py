@@ -14,15 +14,16 @@ from dataclasses import dataclass
 
 import grpc
 import numpy as np
-import tensorflow as tf
-from tensorflow_serving.apis import (
+
+from bot.errors import ModelChanged, ModelError, ServerUnavailable
+from bot.wire import (
     get_model_status_pb2,
     model_service_pb2_grpc,
     predict_pb2,
     prediction_service_pb2_grpc,
+    to_array,
+    to_proto,
 )
-
-from bot.errors import ModelChanged, ModelError, ServerUnavailable
 
 
 @dataclass(frozen=True)
@@ -46,10 +47,6 @@ CHANNEL_OPTIONS = [
     ("grpc.min_reconnect_backoff_ms", 250),
     ("grpc.max_reconnect_backoff_ms", 2000),
 ]
-
-
-def _tensor(values: np.ndarray):
-    return tf.make_tensor_proto(values)
 
 
 class ModelClient:
@@ -101,12 +98,12 @@ class ModelClient:
         request.model_spec.signature_name = "metadata"
         if version is not None:
             request.model_spec.version.value = version
-        request.inputs["dummy"].CopyFrom(_tensor(np.zeros([1], np.int32)))
+        request.inputs["dummy"].CopyFrom(to_proto(np.zeros([1], np.int32)))
         reply = await self._call(self._predict.Predict, request)
         served = reply.model_spec.version.value
         if served not in self._info:
             try:
-                out = {k: tf.make_ndarray(v)[0] for k, v in reply.outputs.items()}
+                out = {k: to_array(v)[0] for k, v in reply.outputs.items()}
                 self._info[served] = ModelInfo(
                     version=served,
                     vocab=tuple(t.decode() for t in out["vocab"]),
@@ -129,10 +126,13 @@ class ModelClient:
         request.model_spec.version.value = version
         request.model_spec.signature_name = signature
         for key, value in inputs.items():
-            request.inputs[key].CopyFrom(_tensor(np.ascontiguousarray(value)))
+            request.inputs[key].CopyFrom(to_proto(value))
         request.output_filter.extend(outputs)
         reply = await self._call(self._predict.Predict, request, version=version)
-        return {key: tf.make_ndarray(reply.outputs[key]) for key in outputs}
+        try:
+            return {key: to_array(reply.outputs[key]) for key in outputs}
+        except (KeyError, ValueError) as error:
+            raise ModelError(f"Model version {version} sent an unusable reply ({error}).") from None
 
     async def logits(self, version: int, tokens: np.ndarray, moods: np.ndarray) -> np.ndarray:
         """float32 [rows, vocab] next-token logits after each row's window of ``tokens``."""
