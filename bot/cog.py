@@ -34,6 +34,17 @@ log = logging.getLogger(__name__)
 STATUS_TIMEOUT_S = 5.0
 MAX_SEED = 2**31 - 1
 REFUSED = "Only server admins (Manage Server{roles}) can train the model."
+MAX_EPOCHS_OPTION = 1000
+
+
+async def _out_of_range(interaction: discord.Interaction, name: str, value, low: int, high: int) -> bool:
+    """Refuse ``value`` outside [low, high], ephemerally. discord.py sends an option's range to Discord
+    but does not check it on arrival, and a crafted request is not bound by it: a seed of -1 failed
+    deep in numpy, and epochs of 0 or -5 were taken as the default or passed to training."""
+    if value is None or low <= value <= high:
+        return False
+    await interaction.response.send_message(f"❌ {name} must be between {low} and {high}.", ephemeral=True)
+    return True
 
 
 @app_commands.guild_only()  # tracks, uploads and admins all belong to a server
@@ -71,6 +82,16 @@ class BgmCog(commands.GroupCog, name="bgm", group_name="bgm", group_description=
         seed: app_commands.Range[int, 0, MAX_SEED] | None = None,
         tempo: app_commands.Range[int, 30, 240] | None = None,
     ) -> None:
+        # Choices bind Discord's client, not a crafted request: an unknown mood was queued and posted
+        # publicly before failing, and a 6,000-character one made an error reply too long to send.
+        if mood not in MOODS:
+            shown = "".join(c for c in mood[:40] if c.isprintable())
+            await interaction.response.send_message(
+                f"❌ Unknown mood {shown!r}; choose one of: {', '.join(MOODS)}.", ephemeral=True
+            )
+            return
+        if await _out_of_range(interaction, "The seed", seed, 0, MAX_SEED):
+            return
         await self.tracks.start(interaction, ComposeRequest(mood, length, seed, tempo=tempo), parent=None)
 
     async def remix(self, interaction: discord.Interaction, track_id: int, kind: str) -> None:
@@ -141,10 +162,12 @@ class BgmCog(commands.GroupCog, name="bgm", group_name="bgm", group_description=
         file1: discord.Attachment | None = None,
         file2: discord.Attachment | None = None,
         file3: discord.Attachment | None = None,
-        epochs: app_commands.Range[int, 1, 1000] | None = None,
+        epochs: app_commands.Range[int, 1, MAX_EPOCHS_OPTION] | None = None,
         from_scratch: bool = False,
     ) -> None:
-        if await self._admin(interaction):
+        if not await self._admin(interaction):
+            return
+        if not await _out_of_range(interaction, "Epochs", epochs, 1, MAX_EPOCHS_OPTION):
             files = [f for f in (file1, file2, file3) if f is not None]
             await self.trainer.start(interaction, files, epochs, from_scratch)
 

@@ -256,3 +256,48 @@ def test_mutated_midi_is_refused_or_accepted_never_crash(cut, flips):
 def test_random_zips_are_refused_or_accepted_never_crash(members, method, chop):
     data = hostile.zipped(members, method)
     check("set.zip", data[: len(data) - chop] if chop else data)
+
+
+# ------------------------------------------------------------------------------ options at their limits
+
+# What a modified client could send (Discord's own client keeps to the registered choices and ranges).
+COMPOSE_LIMITS = [
+    {"mood": "nope"},
+    {"mood": ""},
+    {"mood": "x" * 6000},
+    {"mood": "calm'; DROP TABLE tracks; --"},
+    {"mood": "calm", "length": "huge"},
+    {"mood": "calm", "seed": -1},
+    {"mood": "calm", "seed": 2**31},
+    {"mood": "calm", "seed": 2**63},
+    {"mood": "calm", "tempo": 0},
+    {"mood": "calm", "tempo": 29},
+    {"mood": "calm", "tempo": 241},
+    {"mood": "calm", "tempo": -(10**9)},
+]
+TRAIN_LIMITS = [
+    {"epochs": 0},
+    {"epochs": -5},
+    {"epochs": 51},
+    {"epochs": 1000},
+    {"epochs": 1001},
+    {"epochs": 2**53},
+]
+
+
+@pytest.mark.usefixtures("restore_discord")
+async def test_command_options_past_their_limits_get_clear_refusals(hostile_server, tmp_path):
+    async with FakeDiscord() as fake, bot_against(fake, hostile_server, tmp_path / "data") as bot:
+        for command, variants in (("bgm compose", COMPOSE_LIMITS), ("bgm train start", TRAIN_LIMITS)):
+            for options in variants:
+                inter = await fake.invoke_slash(command, options=options, user=fake.manager, validate=False)
+                answer = await fake.wait_for_response(inter, timeout=30)
+                shown = {k: (v[:20] if isinstance(v, str) else v) for k, v in options.items()}
+                print(f"/{command} {shown}: {answer.content[:150]!r}")
+                assert answer.ephemeral and answer.content.startswith("❌"), (options, answer.content)
+                assert len(answer.content) < 400
+                assert bot.queue.waiting == bot.queue.running == 0 and not bot.retrainer.busy
+        assert await status_answers(fake)
+        assert await bot.store.count() == 0
+        assert not (tmp_path / "data" / "uploads").exists()
+        fake.assert_no_errors()
