@@ -48,16 +48,23 @@ class RunState:
         return cls(**json.loads(path.read_text()))
 
 
+def _replace(tmp: Path, path: Path, write) -> None:
+    """``write(tmp)`` then rename it to ``path``: a checkpoint is whole or absent, never half-written;
+    on failure (a full disk) the partial ``tmp`` is removed, not left to fill the disk further."""
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
 def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    _replace(path.with_name(path.name + ".tmp"), path, lambda tmp: tmp.write_text(text))
 
 
 def _save_model(model: keras.Model, path: Path) -> None:
-    tmp = path.with_name("tmp-" + path.name)  # keras insists on the suffix
-    model.save(tmp)
-    os.replace(tmp, path)
+    _replace(path.with_name("tmp-" + path.name), path, model.save)  # keras insists on the suffix
 
 
 def fixed_validation(val: Windows, limit: int, seed: int) -> tuple[dict, np.ndarray]:
@@ -105,8 +112,7 @@ def fit(
         state.epoch = epoch + 1
         if val_loss < state.best_val_loss:
             state.best_val_loss, state.best_epoch, state.wait = float(val_loss), epoch + 1, 0
-            model.save_weights(run_dir / "tmp-best.weights.h5")
-            os.replace(run_dir / "tmp-best.weights.h5", run_dir / "best.weights.h5")
+            _replace(run_dir / "tmp-best.weights.h5", run_dir / "best.weights.h5", model.save_weights)
         else:
             state.wait += 1
         _save_model(model, run_dir / "last.keras")

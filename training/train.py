@@ -185,7 +185,15 @@ def train(options: TrainOptions) -> TrainResult:
         export.verify(path, model, config, vocab, primers)
 
     model_dir = options.models_dir / options.model_name
-    version = publish.publish(model_dir, write)
+    try:
+        version = publish.publish(model_dir, write)
+    except OSError as error:
+        if error.errno in publish.NO_SPACE:  # the partial export is gone; the live version never moved
+            raise TrainingError(
+                f"The disk is full: the new version could not be written to {model_dir}; free some space"
+                " and train again."
+            ) from error
+        raise
     print(
         f"published {model_dir / str(version)}: val_loss {best['val_loss']:.3f}, "
         f"perplexity {best['val_perplexity']:.2f} (unigram {unigram:.2f})"
