@@ -95,7 +95,7 @@ def _synthetic_vocab(size: int):
     return Vocabulary((HOLD, *itertools.islice(chords(), size - 1)))
 
 
-def export_untrained(path: Path, vocab_size: int, units: int) -> None:
+def export_untrained(path: Path, vocab_size: int, units: int, arch: str = "blstm") -> None:
     """An untrained model of the production shape, exported with training.export (the model contract)."""
     import keras
 
@@ -105,9 +105,9 @@ def export_untrained(path: Path, vocab_size: int, units: int) -> None:
 
     keras.utils.set_random_seed(0)
     vocab = _synthetic_vocab(vocab_size)
-    config = ModelConfig(vocab_size=vocab_size, n_moods=len(MOODS), window=WINDOW, units=units)
+    config = ModelConfig(vocab_size=vocab_size, n_moods=len(MOODS), window=WINDOW, units=units, arch=arch)
     primers = np.random.default_rng(0).integers(0, vocab_size, (len(MOODS), 4, WINDOW)).astype(np.int32)
-    export(build(config), config, vocab, primers, {"note": "untrained, for bench/serving.py"}, path)
+    export(build(config), config, vocab, primers, {"note": "untrained, for the benches"}, path)
 
 
 def latest_version(models: Path) -> Path | None:

@@ -1,7 +1,7 @@
 """From labelled pieces to training windows: (tokens[window], mood) -> next token.
 
-For the causal network every position of a window is a target: the window
-shifted by one step (``sequence=True``).
+For the causal network the last ``positions`` of a window each predict
+their next token.
 
 Pieces, not windows, are split into training and validation, so no window of
 a validation piece is ever seen in training. Each mood is drawn with weight
@@ -44,13 +44,13 @@ def mood_summary(labelled: list[Labelled]) -> dict[str, tuple[int, int]]:
 @dataclass(frozen=True)
 class Windows:
     """All windows of some pieces: ``ids[start:start+window]`` predicts ``ids[start+window]``
-    (with ``sequence``, each position predicts the next: ``ids[start+1:start+window+1]``)."""
+    (with ``positions`` > 1, the last ``positions`` positions each predict their next token)."""
 
     ids: np.ndarray  # int32, the pieces' ids concatenated
     starts: np.ndarray  # int64, one per window
     moods: np.ndarray  # int32, one per window
     window: int
-    sequence: bool = False
+    positions: int = 1  # how many of the last positions are trained
 
     def __len__(self) -> int:
         return len(self.starts)
@@ -58,8 +58,8 @@ class Windows:
     def batch(self, rows: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
         starts = self.starts[rows]
         tokens = self.ids[starts[:, None] + np.arange(self.window)]
-        if self.sequence:
-            targets = self.ids[starts[:, None] + np.arange(1, self.window + 1)]
+        if self.positions > 1:
+            targets = self.ids[starts[:, None] + np.arange(self.window - self.positions + 1, self.window + 1)]
         else:
             targets = self.ids[starts + self.window]
         return {"tokens": tokens, "mood": self.moods[rows]}, targets
@@ -68,7 +68,7 @@ class Windows:
         return self.ids[self.starts + self.window]
 
 
-def windows(labelled: list[Labelled], vocab: Vocabulary, window: int, sequence: bool = False) -> Windows:
+def windows(labelled: list[Labelled], vocab: Vocabulary, window: int, positions: int = 1) -> Windows:
     ids, starts, moods = [], [], []
     offset = 0
     for item in labelled:
@@ -84,7 +84,7 @@ def windows(labelled: list[Labelled], vocab: Vocabulary, window: int, sequence: 
         np.concatenate(starts) if starts else np.zeros(0, dtype=np.int64),
         np.concatenate(moods) if moods else np.zeros(0, dtype=np.int32),
         window,
-        sequence,
+        positions,
     )
 
 

@@ -8,7 +8,7 @@ composer can apply temperature and top-p itself.
 
 ``arch="blstm"`` is the seed's network: every new token re-reads the whole
 window in both directions. ``arch="lstm"`` reads left to right only, learns
-the next token at every position of a window, and can carry its state from
+the next token at several positions of a window, and can carry its state from
 one token to the next, so generation costs one LSTM step per token instead
 of a pass over the window in both directions (about 64x fewer FLOPs; see
 bench/generation.py).
@@ -22,6 +22,9 @@ import keras
 from keras import layers
 
 ARCHS = ("blstm", "lstm")
+# The causal network learns the next token at the last TRAINED_STEPS positions of each window: the
+# earlier ones have seen little context, and each trained position pays for a softmax over the vocabulary.
+TRAINED_STEPS = 8
 
 
 @dataclass(frozen=True)
@@ -75,13 +78,14 @@ def build(config: ModelConfig, use_cudnn: bool | str = "auto", unroll: bool = Fa
                 config.units, return_sequences=True, return_state=True, use_cudnn=use_cudnn, name=name
             )(x)[0]
             x = layers.Dropout(config.dropout)(x)
+        x = x[:, -TRAINED_STEPS:]
     else:
         lstm = {"use_cudnn": use_cudnn, "unroll": unroll}
         x = layers.Bidirectional(layers.LSTM(config.units, return_sequences=True, **lstm), name="blstm_1")(x)
         x = layers.Dropout(config.dropout)(x)
         x = layers.Bidirectional(layers.LSTM(config.units, **lstm), name="blstm_2")(x)
         x = layers.Dropout(config.dropout)(x)
-    # blstm: [batch, vocab] for the next token; lstm: [batch, window, vocab], the next token at each step.
+    # blstm: [batch, vocab] for the next token; lstm: [batch, TRAINED_STEPS, vocab], each position's next.
     logits = layers.Dense(config.vocab_size, name="logits")(x)
     return keras.Model(inputs={"tokens": tokens, "mood": mood}, outputs=logits, name=f"bgm_{config.arch}")
 

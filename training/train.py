@@ -14,7 +14,7 @@ import numpy as np
 from bgm.moods import MOODS
 from training import corpus, dataset, export, publish
 from training.loop import LoopConfig, RunState, fit
-from training.model import ModelConfig, build, compile_model
+from training.model import TRAINED_STEPS, ModelConfig, build, compile_model
 from training.vocab import Vocabulary, frequent_tokens
 from training.vocab import build as build_vocab
 
@@ -140,9 +140,9 @@ def train(options: TrainOptions) -> TrainResult:
     labelled = load_pieces(options)
     model, config, vocab, state = _prepare(options, labelled)
     train_part, val_part = dataset.split(labelled, options.validation, options.seed)
-    sequence = config.arch == "lstm"  # the causal network learns the next token at every position
-    train_w = dataset.windows(train_part, vocab, config.window, sequence)
-    val_w = dataset.windows(val_part, vocab, config.window, sequence)
+    positions = TRAINED_STEPS if config.arch == "lstm" else 1  # that learn their next token
+    train_w = dataset.windows(train_part, vocab, config.window, positions)
+    val_w = dataset.windows(val_part, vocab, config.window, positions)
     if len(train_w) == 0 or len(val_w) == 0:
         raise TrainingError(
             f"Too little music to train on: pieces must be longer than {config.window} steps."

@@ -143,13 +143,13 @@ def test_the_causal_network_steps_from_its_state_to_where_its_window_pass_ends(t
     assert "step" in tf.saved_model.load(str(tuned.path)).signatures
 
 
-def test_a_sequence_window_predicts_the_next_token_at_every_position():
+def test_a_causal_window_predicts_the_next_token_at_its_last_positions():
     from training.dataset import Windows
 
     ids = np.arange(100, dtype=np.int32)
-    w = Windows(ids, np.array([0, 10]), np.array([0, 1], np.int32), window=4, sequence=True)
+    w = Windows(ids, np.array([0, 10]), np.array([0, 1], np.int32), window=4, positions=3)
     x, y = w.batch(np.array([0, 1]))
     assert x["tokens"].tolist() == [[0, 1, 2, 3], [10, 11, 12, 13]]
-    assert y.tolist() == [[1, 2, 3, 4], [11, 12, 13, 14]]
+    assert y.tolist() == [[2, 3, 4], [12, 13, 14]]
     _, last = Windows(ids, np.array([0, 10]), np.array([0, 1], np.int32), window=4).batch(np.array([0, 1]))
     assert last.tolist() == [4, 14]

@@ -1,0 +1,381 @@
+"""Generation speed: the seed's loop against bgm's real path (composer -> gRPC -> server -> TensorFlow).
+
+    .venv/bin/python bench/generation.py [--quick]
+
+Networks, all with the shipped model's vocabulary (untrained weights where so named: only the cost
+counts):
+- seed: bench/seed_baseline.py, BLSTM 512 x2, ``model.predict`` per token, in a child process;
+- blstm512: the seed's network size as bgm exports it (untrained), re-reading the window per token;
+- lstm512: the causal network, 512 units (untrained), carrying its state between tokens;
+- shipped-vN: each version in models/bgm/ (the trained default models).
+
+For each bgm network: seconds per song of token generation (default length: four parts of 4x32
+tokens, as the seed's song), songs per minute for 16 concurrent requests, and the Predict latency
+at batch 1 and 32 set against the machine's limit (FLOPs and weight bytes per token, measured
+matmul peak and memory bandwidth). End to end: ``bgm compose`` (MIDI and audio written) against
+the warm server with the default model, median of several runs. Peak memory (VmHWM) of the server,
+of this process (the composer side: it never loads TensorFlow) and of ``bgm compose``.
+The server is ``bgm serve`` in its own process, as in production. Writes
+bench/results/generation.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # run as a script: bench/ is on sys.path, the repository root is not
+    sys.path.insert(0, str(ROOT))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+
+from bgm.form import part_steps  # noqa: E402
+from bot.composer import Composer, ComposeRequest  # noqa: E402
+from bot.serving import ModelClient  # noqa: E402
+
+RESULTS = ROOT / "bench" / "results" / "generation.json"
+CONCURRENT = 16
+TARGETS = {"song_speedup": 10.0, "concurrent_speedup": 40.0, "e2e_median_s": 5.0}
+EMBEDDING = 64 + 16  # token + mood embedding: the LSTM's input width in bgm's networks
+
+
+# ------------------------------------------------------------------------------------------- the limit
+
+
+def _lstm_step(inputs: int, units: int) -> tuple[int, int]:
+    """FLOPs (multiply-adds x2) and weights of one LSTM step: four gates over [input, state]."""
+    return 2 * 4 * units * (inputs + units), 4 * units * (inputs + units + 1)
+
+
+def cost(arch: str, units: int, vocab: int, window: int = 32, inputs: int = EMBEDDING) -> dict:
+    """FLOPs and weight bytes (float32) per generated token; elementwise work is left out (< 2%)."""
+    if arch == "lstm":
+        (f1, w1), (f2, w2) = _lstm_step(inputs, units), _lstm_step(units, units)
+        flops, weights = f1 + f2 + 2 * units * vocab, w1 + w2 + (units + 1) * vocab
+    else:  # blstm and the seed: both directions of both layers over the whole window, every token
+        (f1, w1), (f2, w2) = _lstm_step(inputs, units), _lstm_step(2 * units, units)
+        flops = window * 2 * (f1 + f2) + 2 * 2 * units * vocab
+        weights = 2 * (w1 + w2) + (2 * units + 1) * vocab
+    return {"flops_per_token": flops, "weight_bytes_per_token": 4 * weights}
+
+
+_PEAK = """
+import json, time, numpy as np, tensorflow as tf
+a = tf.random.normal([2048, 2048]); (a @ a).numpy()
+n = 20; t = time.perf_counter()
+for _ in range(n): b = a @ a
+b.numpy(); flops = n * 2 * 2048**3 / (time.perf_counter() - t)
+x = np.ones(64 * 2**20, np.float32); y = np.empty_like(x); np.copyto(y, x)
+t = time.perf_counter()
+for _ in range(5): np.copyto(y, x)
+bandwidth = 5 * 2 * x.nbytes / (time.perf_counter() - t)
+print(json.dumps({"matmul_gflops": flops / 1e9, "memory_gb_s": bandwidth / 1e9}))
+"""
+
+
+def machine_peak() -> dict:
+    """What this machine sustains: a 2048^2 float32 matmul in TensorFlow, and a 256 MB copy."""
+    out = subprocess.run([sys.executable, "-c", _PEAK], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+# ------------------------------------------------------------------------------------------- set-up
+
+
+def _shipped_versions() -> list[Path]:
+    folder = ROOT / "models" / "bgm"
+    found = [p for p in folder.glob("*") if p.name.isdigit() and (p / "saved_model.pb").is_file()]
+    return sorted(found, key=lambda p: int(p.name))
+
+
+def prepare_models(root: Path) -> list[dict]:
+    """``root/<name>/<N>`` for every network; the shipped ones as symlinks (models/ is never written)."""
+    shipped = _shipped_versions()
+    if not shipped:
+        raise SystemExit("no models/bgm/<N>: the shipped model is missing")
+    networks = []
+    for path in shipped:
+        config = json.loads((path / "assets.extra/bgm/model.json").read_text())["config"]
+        name = f"shipped-v{path.name}"
+        (root / name).mkdir(parents=True)
+        (root / name / "1").symlink_to(path.resolve(), target_is_directory=True)
+        networks.append(
+            {
+                "name": name,
+                "arch": config.get("arch", "blstm"),
+                "units": config["units"],
+                "vocab": config["vocab_size"],
+                "window": config["window"],
+                "trained": True,
+            }
+        )
+    # The default model, under the name the bot and `bgm compose` use.
+    (root / "bgm").mkdir()
+    (root / "bgm" / shipped[-1].name).symlink_to(shipped[-1].resolve(), target_is_directory=True)
+    vocab = networks[-1]["vocab"]
+    for arch in ("blstm", "lstm"):
+        name = f"{arch}512"
+        code = (
+            "from pathlib import Path\nfrom bench.serving import export_untrained\n"
+            f"export_untrained(Path({str(root / name / '1')!r}), {vocab}, 512, {arch!r})\n"
+        )
+        subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, capture_output=True)
+        networks.append(
+            {"name": name, "arch": arch, "units": 512, "vocab": vocab, "window": 32, "trained": False}
+        )
+    for network in networks:
+        network.update(cost(network["arch"], network["units"], network["vocab"], network["window"]))
+    return networks
+
+
+def vm_hwm_mib(pid: int | str = "self") -> float:
+    """Peak resident memory of a process, from /proc (Linux)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM")
+
+
+async def wait_until_served(target: str, names: list[str], timeout_s: float = 600) -> None:
+    give_up = time.monotonic() + timeout_s
+    for name in names:
+        client = ModelClient(target, name, deadline=5, retry_for=5)
+        try:
+            while "AVAILABLE" not in (await _versions_or_none(client)).values():
+                if time.monotonic() > give_up:
+                    raise RuntimeError(f"{name} was not served within {timeout_s:.0f} s")
+                await asyncio.sleep(0.5)
+        finally:
+            await client.close()
+
+
+async def _versions_or_none(client: ModelClient) -> dict:
+    try:
+        return await client.versions()
+    except Exception:  # not up yet
+        return {}
+
+
+# ------------------------------------------------------------------------------------------- measures
+
+
+async def song_times(target: str, name: str, songs: int) -> list[float]:
+    """Seconds of token generation for each of ``songs`` default-length songs, one after another."""
+    client = ModelClient(target, name, deadline=60, retry_for=30)
+    composer = Composer(client)
+    try:
+        await composer.compose(ComposeRequest("calm", "short", seed=0))  # first call: metadata, warm-up
+        times = []
+        for seed in range(songs):
+            started = time.perf_counter()
+            await composer.compose(ComposeRequest(("calm", "happy", "sad")[seed % 3], "medium", seed=seed))
+            times.append(time.perf_counter() - started)
+        return times
+    finally:
+        await client.close()
+
+
+async def concurrent_songs(target: str, name: str, count: int) -> float:
+    """Seconds until ``count`` default-length songs requested at once are all composed."""
+    client = ModelClient(target, name, deadline=120, retry_for=60)
+    composer = Composer(client)
+    try:
+        await client.metadata()
+        started = time.perf_counter()
+        await asyncio.gather(
+            *(composer.compose(ComposeRequest("calm", "medium", seed=100 + i)) for i in range(count))
+        )
+        return time.perf_counter() - started
+    finally:
+        await client.close()
+
+
+async def predict_ms(target: str, network: dict, batch: int, repeats: int) -> float:
+    """Median ms of one Predict of ``batch`` rows: a window (blstm) or one step with its state (lstm)."""
+    client = ModelClient(target, network["name"], deadline=60, retry_for=30)
+    try:
+        info = await client.metadata()
+        rng = np.random.default_rng(batch)
+        moods = np.zeros(batch, np.int32)
+        if info.state_size:
+            tokens = rng.integers(0, len(info.vocab), batch).astype(np.int32)
+            state = rng.normal(size=(batch, info.state_size)).astype(np.float32)
+            call = lambda: client.step(info.version, tokens, moods, state)  # noqa: E731
+        else:
+            window = rng.integers(0, len(info.vocab), (batch, info.window)).astype(np.int32)
+            call = lambda: client.logits(info.version, window, moods)  # noqa: E731
+        await call()
+        times = []
+        for _ in range(repeats):
+            started = time.perf_counter()
+            await call()
+            times.append(time.perf_counter() - started)
+        return 1000 * statistics.median(times)
+    finally:
+        await client.close()
+
+
+def seed_baseline(parts: int, units: int, vocab: int) -> dict:
+    out = Path(tempfile.mkstemp(suffix=".json")[1])
+    command = [sys.executable, str(ROOT / "bench" / "seed_baseline.py"), "--parts", str(parts)]
+    command += ["--units", str(units), "--vocab", str(vocab), "--json", str(out)]
+    subprocess.run(command, cwd=ROOT, check=True, capture_output=True)
+    return json.loads(out.read_text())
+
+
+def compose_end_to_end(target: str, runs: int, out_dir: Path) -> tuple[list[float], float]:
+    """Wall seconds of each ``bgm compose`` run against the warm server, and the largest peak RSS."""
+    times, peak = [], 0.0
+    env = {**os.environ, "BGM_SERVER": target}
+    for seed in range(runs):
+        command = [sys.executable, "-m", "cli.main", "compose", "--mood", "calm", "--seed", str(seed)]
+        command += ["--out", str(out_dir)]
+        started = time.perf_counter()
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        _, status, usage = os.wait4(process.pid, 0)  # this child's own rusage: its peak memory
+        times.append(time.perf_counter() - started)
+        process.returncode = os.waitstatus_to_exitcode(status)
+        if process.returncode:
+            raise RuntimeError(f"bgm compose failed: {process.stderr.read().decode()[-2000:]}")
+        peak = max(peak, usage.ru_maxrss / 1024)
+    return times, peak
+
+
+# ------------------------------------------------------------------------------------------- report
+
+
+def _mark(ok: bool) -> str:
+    return "OK" if ok else "MISS"
+
+
+def print_report(r: dict) -> None:
+    seed = r["seed"]
+    print(
+        f"\nmachine: {r['machine']['matmul_gflops']:.0f} GFLOP/s (float32 matmul), "
+        f"{r['machine']['memory_gb_s']:.1f} GB/s (copy); load average at start {r['load_average']:.1f}"
+    )
+    print(
+        f"seed loop (BLSTM 512x2, model.predict per token): {seed['ms_per_token']:.1f} ms/token, "
+        f"{seed['s_per_song']:.1f} s/song, {seed['songs_per_min']:.2f} songs/min"
+    )
+    print(
+        f"\n{'network':12s} {'MFLOP/tok':>9s} {'MB/tok':>7s} {'s/song':>7s} {'x seed':>7s} "
+        f"{'songs/min@16':>12s} {'x seed':>7s} {'b1 ms':>7s} {'b1 %lim':>7s} {'b32 ms':>7s} {'b32 %lim':>8s}"
+    )
+    for n in r["networks"]:
+        print(
+            f"{n['name']:12s} {n['flops_per_token'] / 1e6:9.1f} {n['weight_bytes_per_token'] / 1e6:7.1f} "
+            f"{n['s_per_song']:7.2f} {n['song_speedup']:6.1f}x {n['songs_per_min_16']:12.1f} "
+            f"{n['concurrent_speedup']:6.1f}x {n['b1_ms']:7.2f} {100 * n['b1_fraction']:6.1f}% "
+            f"{n['b32_ms']:7.2f} {100 * n['b32_fraction']:7.1f}%"
+        )
+    print("\ntargets (512 units and the default model):")
+    for n in r["networks"]:
+        if n["units"] == 512 or n["name"] == r["default"]:
+            print(
+                f"  {n['name']:12s} per song {n['song_speedup']:.1f}x >= {TARGETS['song_speedup']:.0f}x "
+                f"{_mark(n['song_speedup'] >= TARGETS['song_speedup'])};  16 concurrent "
+                f"{n['concurrent_speedup']:.1f}x >= {TARGETS['concurrent_speedup']:.0f}x "
+                f"{_mark(n['concurrent_speedup'] >= TARGETS['concurrent_speedup'])}"
+            )
+    e2e = r["end_to_end"]
+    print(
+        f"  bgm compose end to end, default model, warm server: median {e2e['median_s']:.2f} s "
+        f"(runs {', '.join(f'{t:.1f}' for t in e2e['runs_s'])}) <= {TARGETS['e2e_median_s']:.0f} s "
+        f"{_mark(e2e['median_s'] <= TARGETS['e2e_median_s'])}"
+    )
+    m = r["memory_mib"]
+    print(
+        f"\npeak memory: server {m['server']:.0f} MiB, composer (this process) {m['composer']:.0f} MiB, "
+        f"bgm compose {m['bgm_compose']:.0f} MiB"
+    )
+    print(f"written to {RESULTS.relative_to(ROOT)}")
+
+
+async def measure_networks(target: str, networks: list[dict], seed: dict, peak: dict, quick: bool) -> None:
+    songs = 1 if quick else 3
+    for n in networks:
+        print(f"  {n['name']}: songs ...", flush=True)
+        n["song_s"] = await song_times(target, n["name"], songs)
+        n["s_per_song"] = statistics.median(n["song_s"])
+        n["tokens_per_song"] = 4 * part_steps("medium", n["window"])  # the seed's song: 4 x 128
+        n["song_speedup"] = seed["s_per_song"] / n["s_per_song"]
+        n["concurrent_s"] = await concurrent_songs(target, n["name"], CONCURRENT)
+        n["songs_per_min_16"] = 60 * CONCURRENT / n["concurrent_s"]
+        n["concurrent_speedup"] = n["songs_per_min_16"] / seed["songs_per_min"]
+        for batch in (1, 32):
+            ms = await predict_ms(target, n, batch, 10 if quick else 30)
+            limit_tokens_s = min(
+                peak["matmul_gflops"] * 1e9 / n["flops_per_token"],
+                peak["memory_gb_s"] * 1e9 * batch / n["weight_bytes_per_token"],
+            )
+            n[f"b{batch}_ms"] = ms
+            n[f"b{batch}_tokens_s"] = 1000 * batch / ms
+            n[f"b{batch}_gflops"] = n[f"b{batch}_tokens_s"] * n["flops_per_token"] / 1e9
+            n[f"b{batch}_fraction"] = n[f"b{batch}_tokens_s"] / limit_tokens_s
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="one timed song per network, a one-part seed")
+    parser.add_argument("--e2e-runs", type=int, default=5)
+    args = parser.parse_args(argv)
+    result: dict = {"load_average": os.getloadavg()[0], "quick": args.quick}
+    with tempfile.TemporaryDirectory(prefix="bgm-generation-") as tmp:
+        root = Path(tmp) / "models"
+        print("exporting the 512-unit networks ...", flush=True)
+        networks = prepare_models(root)
+        print("measuring the machine's peak ...", flush=True)
+        result["machine"] = machine_peak()
+        print("running the seed's loop ...", flush=True)
+        result["seed"] = seed_baseline(1 if args.quick else 4, 512, networks[-1]["vocab"])
+        port = _free_port()
+        log = (Path(tmp) / "server.log").open("w")
+        command = [sys.executable, "-m", "cli.main", "serve", "--models", str(root), "--port", str(port)]
+        process = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+        target = f"127.0.0.1:{port}"
+        try:
+            asyncio.run(wait_until_served(target, [n["name"] for n in networks] + ["bgm"]))
+            print("measuring bgm ...", flush=True)
+            asyncio.run(measure_networks(target, networks, result["seed"], result["machine"], args.quick))
+            print("bgm compose end to end ...", flush=True)
+            runs = 3 if args.quick else args.e2e_runs
+            times, compose_peak = compose_end_to_end(target, runs, Path(tmp) / "out")
+            result["end_to_end"] = {"runs_s": times, "median_s": statistics.median(times)}
+            result["memory_mib"] = {
+                "server": vm_hwm_mib(process.pid),
+                "composer": vm_hwm_mib(),
+                "bgm_compose": compose_peak,
+            }
+        finally:
+            process.terminate()
+            process.wait(60)
+            log.close()
+    result["networks"] = networks
+    result["default"] = f"shipped-v{_shipped_versions()[-1].name}"
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(result, indent=1))
+    print_report(result)
+    return 0
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+if __name__ == "__main__":
+    sys.exit(main())
