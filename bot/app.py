@@ -71,18 +71,10 @@ class BgmBot(commands.Bot):
 
     async def setup_hook(self) -> None:
         await self.store.open()
-        # Spawned, not forked: a fork of a process running gRPC and TensorFlow threads is not safe.
-        # Niced: on a small host rendering must not take the CPU the event loop needs to answer in time.
-        self.renderer = ProcessPoolExecutor(
-            self.settings.queue_concurrency,
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=os.nice,
-            initargs=(RENDER_NICENESS,),
-        )
-        self.renderer.submit(render_worker.ready)  # workers import music21 now, not on the first song
         self.cog = BgmCog(
-            self.settings, self.model_client, self.store, self.queue, self.retrainer, self.renderer
+            self.settings, self.model_client, self.store, self.queue, self.retrainer, self._start_renderer()
         )
+        self.cog.tracks.renew_renderer = self._start_renderer
         await self.add_cog(self.cog)
         # Songs a killed predecessor left queued: made again (or their requesters told), over REST.
         await self.cog.tracks.recover(
@@ -92,6 +84,22 @@ class BgmBot(commands.Bot):
         self.tree.on_error = on_tree_error
         if self.settings.sync_commands:
             await self.sync_commands()
+
+    def _start_renderer(self) -> ProcessPoolExecutor:
+        """A new pool of render workers (replacing a broken one, whose workers are gone)."""
+        old = self.renderer
+        # Spawned, not forked: a fork of a process running gRPC and TensorFlow threads is not safe.
+        # Niced: on a small host rendering must not take the CPU the event loop needs to answer in time.
+        self.renderer = ProcessPoolExecutor(
+            self.settings.queue_concurrency,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=os.nice,
+            initargs=(RENDER_NICENESS,),
+        )
+        self.renderer.submit(render_worker.ready)  # workers import music21 now, not on the first song
+        if old is not None:
+            old.shutdown(wait=False, cancel_futures=True)
+        return self.renderer
 
     async def sync_commands(self) -> None:
         """Guild syncs show up at once; a global sync can take up to an hour to reach every client."""

@@ -20,6 +20,7 @@ import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import Executor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import replace
 from pathlib import Path
 
@@ -92,6 +93,9 @@ class TrackMaker:
     ) -> None:
         self.settings, self.composer, self.store, self.queue = settings, composer, store, queue
         self.renderer = renderer  # a process pool in the bot; None: the loop's default threads
+        # A new pool for a broken one (a render worker killed, e.g. by the OOM killer, breaks its pool
+        # for good); None: a broken pool's error is the song's.
+        self.renew_renderer: Callable[[], Executor] | None = None
         self._active: set[asyncio.Task] = set()  # handlers still to tell their requester something
 
     async def start(self, interaction: discord.Interaction, request: ComposeRequest, parent: Track | None):
@@ -181,7 +185,7 @@ class TrackMaker:
     ) -> None:
         live = LiveText(reply.show)
 
-        async def work() -> Song:
+        async def attempt(renderer: Executor | None) -> Song:
             return await produce(
                 self.composer,
                 track.request,
@@ -190,8 +194,20 @@ class TrackMaker:
                 fmt=self.settings.audio_format,
                 soundfont=self.settings.soundfont,
                 progress=lambda stage: live.set(formatting.stage_text(stage)),
-                executor=self.renderer,
+                executor=renderer,
             )
+
+        async def work() -> Song:
+            renderer = self.renderer
+            try:
+                return await attempt(renderer)
+            except BrokenProcessPool:
+                if self.renew_renderer is None:
+                    raise
+                if self.renderer is renderer:  # the first job to find it broken replaces it
+                    log.warning("a render worker died; starting new ones")
+                    self.renderer = self.renew_renderer()
+                return await attempt(self.renderer)
 
         try:
             ticket = self.queue.submit(

@@ -129,3 +129,18 @@ async def test_songs_queued_when_the_bot_is_killed_are_made_after_it_restarts(
                 await asyncio.sleep(0.2)
             assert await bot.store.unfinished() == []
             assert (await bot.store.get(old.id)).state != PENDING
+
+
+async def test_a_render_worker_killed_does_not_break_later_songs(shared_server, tmp_path, restore_discord):
+    async with FakeDiscord() as fake, bot_against(fake, shared_server, tmp_path) as bot:
+        _, first = await compose(fake, fake.regular, mood="calm", length="short", seed=1)
+        broken = bot.renderer
+        for pid in list(broken._processes):  # as the OOM killer would: the pool is broken for good
+            os.kill(pid, signal.SIGKILL)
+        await asyncio.sleep(0.5)
+        _, second = await compose(fake, fake.manager, mood="calm", length="short", seed=1)
+        assert bot.renderer is not broken and bot.cog.tracks.renderer is bot.renderer
+        # The same song (same seed, same model), rendered by the new workers, audio included.
+        assert set(second.files) == {"bgm-calm-1.mid", "bgm-calm-1.ogg"}
+        assert second.files["bgm-calm-1.mid"] == first.files["bgm-calm-1.mid"]
+        assert bot.queue.failed == 0
