@@ -9,6 +9,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+import mido
 import numpy as np
 import soundfile as sf
 
@@ -75,15 +76,81 @@ def find_soundfont(explicit: str | Path | None = None) -> Path:
 
 def synthesize(midi_path: str | Path, wav_path: str | Path, soundfont: str | Path) -> Path:
     """Render ``midi_path`` to a 32-bit float WAV (float, so loud mixes cannot clip before levelling)."""
+    _wait_for(_start_fluidsynth(midi_path, wav_path, soundfont), wav_path)
+    return Path(wav_path)
+
+
+def _start_fluidsynth(midi_path: str | Path, wav_path: str | Path, soundfont: str | Path) -> subprocess.Popen:
     binary = shutil.which("fluidsynth")
     if binary is None:
         raise FileNotFoundError("the fluidsynth program is not installed (apt install fluidsynth)")
     command = [binary, "-ni", "-q", "-F", str(wav_path), "-T", "wav", "-O", "float", "-r", str(RATE)]
     command += ["-g", "0.5", str(soundfont), str(midi_path)]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=600)
-    if result.returncode != 0 or not Path(wav_path).is_file():
-        raise RuntimeError(f"fluidsynth failed ({result.returncode}): {result.stderr.strip()[-500:]}")
-    return Path(wav_path)
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def _wait_for(process: subprocess.Popen, wav_path: str | Path) -> None:
+    try:
+        _, stderr = process.communicate(timeout=600)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate()
+        raise RuntimeError("fluidsynth took more than 10 minutes") from None
+    if process.returncode != 0 or not Path(wav_path).is_file():
+        raise RuntimeError(f"fluidsynth failed ({process.returncode}): {stderr.strip()[-500:]}")
+
+
+def track_groups(midi: mido.MidiFile, count: int) -> list[list[int]]:
+    """The note tracks of a type-1 MIDI dealt into at most ``count`` groups of similar note counts."""
+    notes = {
+        i: sum(1 for m in track if m.type == "note_on" and m.velocity)
+        for i, track in enumerate(midi.tracks)
+        if i > 0
+    }
+    groups: list[list[int]] = [[] for _ in range(max(1, min(count, sum(1 for n in notes.values() if n))))]
+    loads = [0] * len(groups)
+    for i in sorted(notes, key=lambda i: -notes[i]):
+        lightest = loads.index(min(loads))
+        groups[lightest].append(i)
+        loads[lightest] += notes[i]
+    return [sorted(g) for g in groups if g]
+
+
+def synthesize_parallel(
+    midi_path: str | Path, soundfont: str | Path, workdir: Path
+) -> tuple[np.ndarray, int]:
+    """The song as float audio, its tracks rendered by up to one FluidSynth per core and summed.
+
+    Synthesis, reverb and chorus are linear, so the sum of the groups' renders is the song's render;
+    each FluidSynth is single-threaded, so the groups run side by side.
+    """
+    midi = mido.MidiFile(midi_path)
+    groups = track_groups(midi, os.cpu_count() or 1) if midi.type == 1 else []
+    if len(groups) < 2:
+        audio, rate = sf.read(
+            synthesize(midi_path, workdir / "render.wav", soundfont), dtype="float32", always_2d=True
+        )
+        return audio, rate
+    jobs = []
+    for k, group in enumerate(groups):
+        part = mido.MidiFile(type=1, ticks_per_beat=midi.ticks_per_beat)
+        part.tracks = [midi.tracks[0], *(midi.tracks[i] for i in group)]  # track 0: the tempo map
+        part.save(workdir / f"part{k}.mid")
+        wav = workdir / f"part{k}.wav"
+        jobs.append((_start_fluidsynth(workdir / f"part{k}.mid", wav, soundfont), wav))
+    try:
+        for process, wav in jobs:
+            _wait_for(process, wav)
+    finally:
+        for process, _ in jobs:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+    renders = [sf.read(wav, dtype="float32", always_2d=True) for _, wav in jobs]
+    mix = np.zeros((max(len(a) for a, _ in renders), renders[0][0].shape[1]), dtype=np.float32)
+    for audio, _ in renders:
+        mix[: len(audio)] += audio
+    return mix, renders[0][1]
 
 
 def fit_length(audio: np.ndarray, rate: int, seconds: float) -> np.ndarray:
@@ -191,7 +258,6 @@ def render(
     _encoding(fmt)  # fail before the slow part
     font = find_soundfont(soundfont)
     with tempfile.TemporaryDirectory(prefix="bgm-render-") as tmp:
-        wav = synthesize(midi_path, Path(tmp) / "render.wav", font)
-        audio, rate = sf.read(wav, dtype="float32", always_2d=True)
+        audio, rate = synthesize_parallel(midi_path, font, Path(tmp))
     audio = normalize(fit_length(audio, rate, midi_seconds(midi_path)), rate)
     return encode(audio, rate, out_path, fmt, max_bytes)

@@ -200,3 +200,29 @@ def test_pretty_midis_soundfont_is_the_last_resort(no_fonts, tmp_path, monkeypat
 def test_no_soundfont_anywhere_says_what_was_tried(no_fonts, tmp_path):
     with pytest.raises(FileNotFoundError, match="BGM_SOUNDFONT.*FluidR3_GM.sf2.*TimGM6mb"):
         find_soundfont()
+
+
+@needs_fluidsynth
+def test_tracks_rendered_side_by_side_sum_to_the_song_rendered_whole(rendered, tmp_path, monkeypatch):
+    midi = rendered["epic"][0]  # melody, harmony, bass and drums
+    whole, _ = sf.read(audio.synthesize(midi, tmp_path / "whole.wav", find_soundfont()), always_2d=True)
+    monkeypatch.setattr(audio.os, "cpu_count", lambda: 3)
+    mix, rate = audio.synthesize_parallel(midi, find_soundfont(), tmp_path)
+    assert rate == RATE and len(list(tmp_path.glob("part*.wav"))) == 3
+    assert mix.shape == whole.shape
+    # The same audio up to float rounding in the effects (a few samples differ by < 1%).
+    assert np.sqrt(np.mean((mix - whole) ** 2)) < 1e-3 * np.sqrt(np.mean(whole**2))
+    assert np.abs(mix - whole).max() < 0.02 and np.abs(whole).max() > 0.05
+
+
+def test_tracks_are_dealt_by_note_count_and_the_tempo_track_goes_to_every_group():
+    import mido
+
+    midi = mido.MidiFile(type=1)
+    midi.tracks.append(mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=500000)]))
+    for notes in (10, 6, 5, 0):
+        midi.tracks.append(mido.MidiTrack([mido.Message("note_on", note=60, velocity=90)] * notes))
+    # No more groups than tracks with notes; a track without notes still goes somewhere.
+    assert audio.track_groups(midi, 2) == [[1, 4], [2, 3]]
+    assert audio.track_groups(midi, 8) == [[1], [2], [3, 4]]
+    assert audio.track_groups(midi, 1) == [[1, 2, 3, 4]]
