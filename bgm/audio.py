@@ -170,7 +170,9 @@ def loudness_dbfs(audio: np.ndarray, rate: int) -> float:
     count = len(audio) // block
     if count == 0:
         return -np.inf
-    power = (audio[: count * block].astype(np.float64) ** 2).mean(axis=1).reshape(count, block).mean(axis=1)
+    frames = audio[: count * block]
+    squares = np.einsum("ij,ij->i", frames, frames)  # per frame, without a float64 copy of the song
+    power = squares.reshape(count, block).mean(axis=1, dtype=np.float64) / audio.shape[1]
     power = power[power > 10 ** (-70 / 10)]  # absolute gate
     if power.size == 0:
         return -np.inf
@@ -182,10 +184,13 @@ def limit(audio: np.ndarray, rate: int, ceiling_dbfs: float = PEAK_DBFS) -> np.n
     """Peaks held under the ceiling by a gain that dips 10 ms before a peak and holds 100 ms after it."""
     ceiling = 10 ** (ceiling_dbfs / 20)
     block = max(1, rate // 200)  # 5 ms
-    count = -(-len(audio) // block)
-    padded = np.zeros((count * block, audio.shape[1]), dtype=audio.dtype)
-    padded[: len(audio)] = np.abs(audio)
-    gains = np.minimum(1.0, ceiling / np.maximum(padded.reshape(count, -1).max(axis=1), 1e-12))
+    magnitude = np.abs(audio)
+    whole = len(audio) // block * block
+    peaks = magnitude[:whole].reshape(-1, block * audio.shape[1]).max(axis=1)
+    if whole < len(audio):
+        peaks = np.append(peaks, magnitude[whole:].max())
+    count = len(peaks)
+    gains = np.minimum(1.0, ceiling / np.maximum(peaks, 1e-12))
     # Each dip reaches 2 blocks back and 20 forward; neighbours share it, so interpolation cannot overshoot.
     smoothed = gains.copy()
     for shift in range(1, 21):
@@ -194,7 +199,8 @@ def limit(audio: np.ndarray, rate: int, ceiling_dbfs: float = PEAK_DBFS) -> np.n
         smoothed[:-shift] = np.minimum(smoothed[:-shift], gains[shift:])
     centres = np.arange(count) * block + block / 2
     envelope = np.interp(np.arange(len(audio)), centres, smoothed).astype(audio.dtype)
-    return np.clip(audio * envelope[:, None], -ceiling, ceiling)
+    limited = audio * envelope[:, None]
+    return np.clip(limited, -ceiling, ceiling, out=limited)
 
 
 def normalize(audio: np.ndarray, rate: int, target_dbfs: float = TARGET_DBFS) -> np.ndarray:

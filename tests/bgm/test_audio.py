@@ -215,7 +215,7 @@ def test_tracks_rendered_side_by_side_sum_to_the_song_rendered_whole(rendered, t
     assert np.abs(mix - whole).max() < 0.02 and np.abs(whole).max() > 0.05
 
 
-def test_tracks_are_dealt_by_note_count_and_the_tempo_track_goes_to_every_group():
+def test_tracks_are_dealt_into_groups_by_note_count():
     import mido
 
     midi = mido.MidiFile(type=1)
