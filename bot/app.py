@@ -96,7 +96,10 @@ class BgmBot(commands.Bot):
             initializer=os.nice,
             initargs=(RENDER_NICENESS,),
         )
-        self.renderer.submit(render_worker.ready)  # workers import music21 now, not on the first song
+        # Every worker started now (one per pending call; each imports music21 at once): a pool that
+        # spawns on demand would fork a worker from the event loop in the middle of a song (~100 ms).
+        for _ in range(self.settings.queue_concurrency):
+            self.renderer.submit(render_worker.ready)
         if old is not None:
             old.shutdown(wait=False, cancel_futures=True)
         return self.renderer

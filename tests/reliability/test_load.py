@@ -6,7 +6,10 @@ queue is full, try again in N s"), none hangs, and the event loop never stalls o
 
 from __future__ import annotations
 
-from bench.load import ACK_LIMIT_S, LAG_LIMIT_S, run_load
+import asyncio
+import time
+
+from bench.load import ACK_LIMIT_S, LAG_LIMIT_S, LagMonitor, run_load
 
 REQUESTS = 24  # bench/load.py fires 64; the queue holds 2 running + 2 waiting, so 20 are refused
 
@@ -36,10 +39,24 @@ async def test_a_burst_of_compose_requests_is_acknowledged_and_answered_without_
     assert len(refused) == REQUESTS - 4
     assert all(o.ephemeral and o.retry_after_s >= 1 and o.result_s < ACK_LIMIT_S for o in refused)
 
-    # The loop's lag: sampled every 10 ms throughout. On this shared 2-core machine the whole process is
-    # sometimes descheduled; such a stall is not the bot blocking its loop, and shows as a late wake-up
-    # during which the process itself used little CPU. Any stall where it was busy must stay short.
+    # The loop's lag, sampled every 10 ms throughout. On this shared 2-core machine the process is at
+    # times left waiting for a CPU (or the fake Discord's thread holds the GIL): a late wake-up during
+    # which the loop's thread itself ran little. Whenever the loop was late because work on it ran,
+    # that must stay under 100 ms; and so must nearly every wake-up, whatever the cause.
     lag = report.lag
     assert len(lag.lags) > 500 and lag.percentile(99) < LAG_LIMIT_S, summary["loop_lag_ms"]
-    blocking = [(late, own) for _, late, _, own in lag.spikes if late > LAG_LIMIT_S and own > late / 2]
-    assert not blocking, f"the loop was held by the process itself: {blocking}"
+    assert max(lag.held, default=0.0) < LAG_LIMIT_S, summary["loop_lag_ms"]
+
+
+async def test_the_lag_monitor_catches_a_loop_held_by_a_blocking_call_or_busy_work():
+    monitor = LagMonitor().start()
+    await asyncio.sleep(0.1)
+    time.sleep(0.15)  # blocked without using the CPU (a synchronous call on the loop)
+    await asyncio.sleep(0.1)
+    end = time.monotonic() + 0.15
+    while time.monotonic() < end:  # busy on the loop
+        pass
+    await asyncio.sleep(0.1)
+    await monitor.stop()
+    assert monitor.max >= 0.14
+    assert len([lag for lag in monitor.held if lag >= 0.14]) == 2, monitor.spikes
