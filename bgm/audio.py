@@ -19,6 +19,7 @@ RATE = 44100
 MAX_BYTES = 10 * 1024 * 1024  # Discord's attachment limit without boosts
 TARGET_DBFS = -16.0  # loudness every mood is brought to, so a calm song is not half as loud as an epic one
 PEAK_DBFS = -1.0  # headroom for the encoder's overshoot
+LEVEL_TOLERANCE_DB = 0.2  # closer than this to the target is left alone (a pass costs a second on a song)
 TAIL_FRACTION, TAIL_MAX_S = 0.01, 1.0  # reverb kept after the last note: at most 1% of the song
 FADE_S = 0.05  # a click-free cut
 BLOCK_FRAMES = 65536  # libsndfile 1.2.2's Vorbis writer segfaults on minutes of audio in one call
@@ -189,6 +190,8 @@ def limit(audio: np.ndarray, rate: int, ceiling_dbfs: float = PEAK_DBFS) -> np.n
     peaks = magnitude[:whole].reshape(-1, block * audio.shape[1]).max(axis=1)
     if whole < len(audio):
         peaks = np.append(peaks, magnitude[whole:].max())
+    if peaks.max() <= ceiling:
+        return audio  # nothing to limit
     count = len(peaks)
     gains = np.minimum(1.0, ceiling / np.maximum(peaks, 1e-12))
     # Each dip reaches 2 blocks back and 20 forward; neighbours share it, so interpolation cannot overshoot.
@@ -209,6 +212,8 @@ def normalize(audio: np.ndarray, rate: int, target_dbfs: float = TARGET_DBFS) ->
         level = loudness_dbfs(audio, rate)
         if not np.isfinite(level):
             return audio
+        if abs(level - target_dbfs) < LEVEL_TOLERANCE_DB and np.abs(audio).max() <= 10 ** (PEAK_DBFS / 20):
+            return audio  # already there: the pass would change nothing audible
         audio = limit(audio * np.float32(10 ** ((target_dbfs - level) / 20)), rate)
     return audio
 

@@ -226,3 +226,12 @@ def test_tracks_are_dealt_into_groups_by_note_count():
     assert audio.track_groups(midi, 2) == [[1, 4], [2, 3]]
     assert audio.track_groups(midi, 8) == [[1], [2], [3, 4]]
     assert audio.track_groups(midi, 1) == [[1, 2, 3, 4]]
+
+
+def test_audio_already_at_the_level_still_has_its_peaks_limited():
+    tone = _tone(4.0, 1.0)
+    tone *= np.float32(10 ** ((audio.TARGET_DBFS - loudness_dbfs(tone, RATE)) / 20))
+    tone[RATE] = 0.99  # one click over the ceiling
+    out = normalize(tone, RATE)
+    assert np.abs(out).max() <= 10 ** (audio.PEAK_DBFS / 20) + 1e-6
+    assert abs(loudness_dbfs(out, RATE) - audio.TARGET_DBFS) < 0.3
