@@ -28,6 +28,11 @@ from bot.sampling import sample
 from bot.serving import ModelClient, ModelInfo
 
 Progress = Callable[[str], None]
+# A carried state is read afresh from the last window every this many steps: the causal network was
+# trained on windows, so its state should never hold much more history than a window (a song's part
+# is 4-6 windows long, and a state carried through all of it drifts into wandering melodies). The
+# window call replaces that step's call, so the number of Predicts stays the same.
+RESTART_EVERY = 8
 
 
 @dataclass(frozen=True)
@@ -135,14 +140,16 @@ class Composer:
         """Next-token logits of each row: from its window, or one step on from its carried state."""
         if not info.state_size:
             return await self.client.logits(info.version, context.window, context.moods)
-        if context.state is None:
+        if context.state is None or context.stepped >= RESTART_EVERY:
             context.logits, context.state = await self.client.start(
                 info.version, context.window, context.moods
             )
+            context.stepped = 0
         elif context.pending is not None:
             context.logits, context.state = await self.client.step(
                 info.version, context.pending, context.moods, context.state
             )
+            context.stepped += 1
         context.pending = None
         return context.logits
 
@@ -157,9 +164,11 @@ class _Context:
     state: np.ndarray | None = None
     logits: np.ndarray | None = None
     pending: np.ndarray | None = None
+    stepped: int = 0  # steps since the state was last read from a window
 
     def row(self, i: int) -> _Context:
         def take(a: np.ndarray | None) -> np.ndarray | None:
             return None if a is None else a[i : i + 1]
 
-        return _Context(*(take(a) for a in (self.window, self.moods, self.state, self.logits, self.pending)))
+        rows = (take(a) for a in (self.window, self.moods, self.state, self.logits, self.pending))
+        return _Context(*rows, stepped=self.stepped)

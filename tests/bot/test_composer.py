@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from bgm.form import LAYOUT, WINDOWS_PER_PART
-from bot.composer import Composer, ComposeRequest
+from bot.composer import RESTART_EVERY, Composer, ComposeRequest
 from bot.errors import BgmError, ServerUnavailable, UnknownMood
 from bot.serving import ModelClient
 
@@ -83,9 +83,17 @@ def test_a_model_that_carries_state_is_sent_one_token_per_row_after_the_primers(
     song, client = _compose(lstm_server, ComposeRequest("tense", "short", seed=5), CountingClient)
     steps = WINDOWS_PER_PART["short"] * 32
     assert client.rows == [3] * steps + [1] * steps
-    # One window pass for the primers, then single tokens: verse 2 goes on from verse 1's state.
+    # A window pass for the primers, then single tokens carrying the state (verse 2 goes on from
+    # verse 1's), the state read afresh from the last window every RESTART_EVERY steps.
     assert client.calls[0] == ("serving_default", (3, 32))
-    assert {call for call in client.calls[1:]} == {("step", (3,)), ("step", (1,))}
+    assert set(client.calls) == {
+        ("serving_default", (3, 32)),
+        ("serving_default", (1, 32)),
+        ("step", (3,)),
+        ("step", (1,)),
+    }
+    kinds = "".join("w" if signature == "serving_default" else "s" for signature, _ in client.calls)
+    assert "s" * (RESTART_EVERY + 1) not in kinds and kinds.count("s") >= 0.8 * len(kinds)
     assert len(song.tokens) == sum(s.steps for s in song.sections)
 
 
