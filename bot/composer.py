@@ -3,11 +3,11 @@
 The seed's form (bgm/form.py): verse 1, chorus and bridge are independent, so
 they are generated together, one row each, in one Predict per step; verse 2
 continues verse 1 and follows in a second pass. A model with a ``step``
-signature (``state_size`` > 0) carries its state from token to token, so each
-step sends one token per row instead of a whole window, and verse 2 continues
-from verse 1's state. A request's seed fixes the
-primers and the sampling, so the same seed on the same model version gives
-the same song; ``variation`` keeps the primers and redraws the sampling.
+signature (``state_size`` > 0) carries its state from token to token, so most
+steps send one token per row instead of a whole window, and verse 2 goes on
+from verse 1's state. A request's seed fixes the primers and the sampling, so
+the same seed on the same model version gives the same song; ``variation``
+keeps the primers and redraws the sampling.
 The finished song is moved to the parallel mode its mood calls for.
 """
 
