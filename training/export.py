@@ -46,7 +46,7 @@ def export(
     info: dict,
     path: Path,
 ) -> None:
-    """Write a CPU-loadable SavedModel of ``model`` with both signatures, and the Keras files beside it."""
+    """Write a CPU-loadable SavedModel of ``model`` with its signatures, and the Keras files beside it."""
     # A graph traced with cuDNN available bakes in CudnnRNN ops a CPU server cannot run.
     portable = build(config, use_cudnn=False, unroll=True)
     portable.set_weights(model.get_weights())
@@ -68,17 +68,17 @@ def export(
         rows = tf.shape(dummy)[0]
         return {name: _tile(value, rows) for name, value in constants.items()}
 
-    batch = tf.TensorSpec([None], tf.int32, name="mood")
-    window = tf.TensorSpec([None, config.window], tf.int32, name="tokens")
+    mood_spec = tf.TensorSpec([None], tf.int32, name="mood")
+    tokens_spec = tf.TensorSpec([None, config.window], tf.int32, name="tokens")
     if config.arch == "lstm":
         stepper = _Stepper(portable)
-        archive.add_endpoint("serving_default", stepper.window, input_signature=[window, batch])
+        archive.add_endpoint("serving_default", stepper.window, input_signature=[tokens_spec, mood_spec])
         archive.add_endpoint(
             "step",
             stepper.step,
             input_signature=[
                 tf.TensorSpec([None], tf.int32, name="token"),
-                batch,
+                mood_spec,
                 tf.TensorSpec([None, config.state_size], tf.float32, name="state"),
             ],
         )
@@ -87,7 +87,7 @@ def export(
         def serving_default(tokens, mood):
             return {"logits": portable({"tokens": tokens, "mood": mood}, training=False)}
 
-        archive.add_endpoint("serving_default", serving_default, input_signature=[window, batch])
+        archive.add_endpoint("serving_default", serving_default, input_signature=[tokens_spec, mood_spec])
     archive.add_endpoint(
         "metadata", metadata, input_signature=[tf.TensorSpec([None], tf.int32, name="dummy")]
     )
