@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing
 import os
 import signal
 import tempfile
@@ -227,9 +228,13 @@ def load(
             todo.append((i, source, cache_file))
     bar = tqdm(total=len(sources), initial=len(results), unit="file", desc="parsing", disable=not progress)
     if todo:
-        # Every parse in a worker, bounded in time and memory: uploads are anyone's files.
+        # Every parse in a worker, bounded in time and memory: uploads are anyone's files. Spawned, not
+        # forked: a fork of a process whose TensorFlow or gRPC threads hold a lock can abort the child.
         with ProcessPoolExecutor(
-            max_workers=workers or os.cpu_count(), initializer=_limit_memory, initargs=(PARSE_MEMORY_BYTES,)
+            max_workers=workers or os.cpu_count(),
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_limit_memory,
+            initargs=(PARSE_MEMORY_BYTES,),
         ) as pool:
             futures = {pool.submit(_parse_to_cache, s, c, PARSE_TIME_S): i for i, s, c in todo}
             for future in as_completed(futures):
