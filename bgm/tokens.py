@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-# Bump whenever the meaning of a token changes: it keys the parse cache.
-TOKENIZER_VERSION = 1
+# Bump whenever the meaning of a token or of a parsed piece changes: it keys the parse cache.
+# 2: a piece is its melody line (not a chordified score), with its phase in the bar and texture.
+TOKENIZER_VERSION = 2
 
 STEP_QUARTERS = 0.25  # one step is a 16th note
 HOLD = "_"

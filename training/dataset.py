@@ -1,7 +1,10 @@
-"""From labelled pieces to training windows: (tokens[window], mood) -> next token.
+"""From labelled pieces to training windows.
 
-For the causal network the last ``positions`` of a window each predict
-their next token.
+A piece is kept when its meter fits the 16-step bar of bgm's songs, moved to
+C major / A minor (bgm/melody.py) and labelled with a mood. A window is
+``window`` tokens; each of its steps comes with the position and lookback
+inputs of the step it predicts. The causal network learns the next token at
+the last ``positions`` steps of a window, the BLSTM at the last one.
 
 Pieces, not windows, are split into training and validation, so no window of
 a validation piece is ever seen in training. Each mood is drawn with weight
@@ -12,10 +15,11 @@ do not drown the rarer moods while every window still gets its turn.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
+from bgm import melody
 from bgm.moods import MOODS, features, mood_of
 from bgm.score import Piece
 from bgm.tokens import decode
@@ -24,12 +28,23 @@ from training.vocab import Vocabulary
 
 @dataclass(frozen=True)
 class Labelled:
-    piece: Piece
+    piece: Piece  # its tokens in C major or A minor
     mood: str
 
 
 def label(pieces: list[Piece]) -> list[Labelled]:
-    return [Labelled(p, mood_of(features(decode(list(p.tokens)), len(p.tokens), p.meter))) for p in pieces]
+    """Pieces on the song grid, key-normalised and labelled; the rest are left out."""
+    out = []
+    for p in pieces:
+        if not melody.fits_grid(p.meter):
+            continue
+        try:
+            tokens, _ = melody.normalise(p.tokens)
+        except ValueError:  # a pitch would leave the MIDI range
+            continue
+        f = replace(features(decode(tokens), len(tokens), p.meter), texture=p.texture)
+        out.append(Labelled(replace(p, tokens=tuple(tokens)), mood_of(f)))
+    return out
 
 
 def mood_summary(labelled: list[Labelled]) -> dict[str, tuple[int, int]]:
@@ -43,10 +58,12 @@ def mood_summary(labelled: list[Labelled]) -> dict[str, tuple[int, int]]:
 
 @dataclass(frozen=True)
 class Windows:
-    """All windows of some pieces: ``ids[start:start+window]`` predicts ``ids[start+window]``
-    (with ``positions`` > 1, the last ``positions`` positions each predict their next token)."""
+    """All windows of some pieces: ``ids[start:start+window]`` predicts ``ids[start+1:start+window+1]``,
+    of which the last ``positions`` are trained."""
 
     ids: np.ndarray  # int32, the pieces' ids concatenated
+    position: np.ndarray  # int32, the position input of each step
+    lookback: np.ndarray  # int32 [steps, 2], the ids one and two bars back of each step
     starts: np.ndarray  # int64, one per window
     moods: np.ndarray  # int32, one per window
     window: int
@@ -57,32 +74,43 @@ class Windows:
 
     def batch(self, rows: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
         starts = self.starts[rows]
-        tokens = self.ids[starts[:, None] + np.arange(self.window)]
-        if self.positions > 1:
-            targets = self.ids[starts[:, None] + np.arange(self.window - self.positions + 1, self.window + 1)]
-        else:
-            targets = self.ids[starts + self.window]
-        return {"tokens": tokens, "mood": self.moods[rows]}, targets
+        steps = starts[:, None] + np.arange(self.window)
+        inputs = {
+            "tokens": self.ids[steps],
+            "position": self.position[steps + 1],
+            "lookback": self.lookback[steps + 1],
+            "mood": self.moods[rows],
+        }
+        targets = self.ids[steps[:, -self.positions :] + 1]
+        return inputs, targets if self.positions > 1 else targets[:, 0]
 
     def targets(self) -> np.ndarray:
         return self.ids[self.starts + self.window]
 
 
 def windows(labelled: list[Labelled], vocab: Vocabulary, window: int, positions: int = 1) -> Windows:
-    ids, starts, moods = [], [], []
+    ids, position, lookback, starts, moods = [], [], [], [], []
     offset = 0
     for item in labelled:
-        piece_ids = vocab.ids(item.piece.tokens)
+        piece_ids = np.asarray(vocab.ids(item.piece.tokens), dtype=np.int32)
         count = len(piece_ids) - window
         if count > 0:
             starts.append(np.arange(offset, offset + count))
             moods.append(np.full(count, MOODS.index(item.mood), dtype=np.int32))
-        ids += piece_ids
+        ids.append(piece_ids)
+        position.append(melody.positions(item.piece.phase, len(piece_ids)))
+        lookback.append(melody.lookbacks(piece_ids))
         offset += len(piece_ids)
+
+    def joined(parts: list[np.ndarray], dtype, shape=(0,)) -> np.ndarray:
+        return np.concatenate(parts).astype(dtype) if parts else np.zeros(shape, dtype=dtype)
+
     return Windows(
-        np.asarray(ids, dtype=np.int32),
-        np.concatenate(starts) if starts else np.zeros(0, dtype=np.int64),
-        np.concatenate(moods) if moods else np.zeros(0, dtype=np.int32),
+        joined(ids, np.int32),
+        joined(position, np.int32),
+        joined(lookback, np.int32, (0, len(melody.LOOKBACK))),
+        joined(starts, np.int64),
+        joined(moods, np.int32),
         window,
         positions,
     )
@@ -115,16 +143,24 @@ def epoch_rows(w: Windows, count: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def primers(labelled: list[Labelled], vocab: Vocabulary, window: int, per_mood: int, seed: int) -> np.ndarray:
-    """[moods, per_mood, window] opening windows of pieces of each mood (any piece when a mood has none)."""
+    """[moods, per_mood, window] windows of pieces of each mood (any piece when a mood has none), each
+    ending where a phrase ends, so that a part composed after one starts on a phrase's first downbeat."""
     rng = np.random.default_rng(seed)
-    openings = [item for item in labelled if len(item.piece.tokens) >= window]
     out = np.zeros((len(MOODS), per_mood, window), dtype=np.int32)
+    candidates = {mood: [] for mood in MOODS}
+    for item in labelled:
+        first_end = -item.piece.phase % melody.POSITIONS  # steps to the first phrase start after step 0
+        ends = range(first_end, len(item.piece.tokens) + 1, melody.POSITIONS)
+        for end in ends:
+            if end >= window:
+                candidates[item.mood].append(item.piece.tokens[end - window : end])
+    pool_all = [c for mood in MOODS for c in candidates[mood]]
     for m, mood in enumerate(MOODS):
-        pool = [x for x in openings if x.mood == mood] or openings
+        pool = candidates[mood] or pool_all
         if not pool:
             continue
         for k, i in enumerate(rng.choice(len(pool), size=per_mood, replace=len(pool) < per_mood)):
-            out[m, k] = vocab.ids(pool[i].piece.tokens[:window])
+            out[m, k] = vocab.ids(pool[i])
     return out
 
 

@@ -3,18 +3,24 @@
 Signatures (all outputs batched along dim 0, so TF Serving's batching,
 which splits every output by the requests' batch sizes, can serve them):
 - ``serving_default``: ``tokens`` int32 [batch, window], ``mood`` int32 [batch]
-  -> ``logits`` float32 [batch, vocab].
+  (and, for a network with melody inputs, ``position`` int32 [batch, window]
+  and ``lookback`` int32 [batch, window, 2]: those of the step each token
+  predicts) -> ``logits`` float32 [batch, vocab].
 - ``metadata``: ``dummy`` int32 [batch] (ignored) -> per row: ``vocab``
   string [vocab], ``moods`` string [moods], ``window`` int32,
   ``primers`` int32 [moods, primers, window], ``tokenizer_version`` int32,
-  ``state_size`` int32 (0 unless the network carries state), ``info`` string
-  (JSON: training figures).
+  ``state_size`` int32 (0 unless the network carries state),
+  ``position_period`` int32 (0 without melody inputs, else the period of the
+  position input), ``lookback_steps`` int32 [2], ``normalised_key`` int32 (1
+  when the tunes come out in C major / A minor for the composer to transpose),
+  ``info`` string (JSON: training figures).
 
 The causal network (``arch="lstm"``) also returns ``state`` float32
 [batch, state_size] from ``serving_default`` (the state after the window),
 and has ``step``: ``token`` int32 [batch], ``mood`` int32 [batch], ``state``
--> ``logits``, ``state``: one token further in constant time. TF Serving is
-stateless, so the state travels with each request.
+(and ``position`` [batch], ``lookback`` [batch, 2]) -> ``logits``, ``state``:
+one token further in constant time. TF Serving is stateless, so the state
+travels with each request.
 """
 
 from __future__ import annotations
@@ -26,9 +32,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from bgm.melody import LOOKBACK, POSITIONS
 from bgm.moods import MOODS
 from bgm.tokens import TOKENIZER_VERSION
-from training.model import ModelConfig, build
+from training.model import Embedder, ModelConfig, build
 from training.vocab import Vocabulary
 
 EXTRA_DIR = "assets.extra/bgm"  # beside the SavedModel: what fine-tuning needs (TF Serving ignores it)
@@ -58,6 +65,9 @@ def export(
         "primers": tf.constant(primers.astype(np.int32)),
         "tokenizer_version": tf.constant(TOKENIZER_VERSION, tf.int32),
         "state_size": tf.constant(config.state_size, tf.int32),
+        "position_period": tf.constant(POSITIONS if config.melody_inputs else 0, tf.int32),
+        "lookback_steps": tf.constant(LOOKBACK if config.melody_inputs else (0, 0), tf.int32),
+        "normalised_key": tf.constant(int(config.melody_inputs), tf.int32),
         "info": tf.constant(json.dumps(info)),
     }
 
@@ -69,25 +79,31 @@ def export(
         return {name: _tile(value, rows) for name, value in constants.items()}
 
     mood_spec = tf.TensorSpec([None], tf.int32, name="mood")
-    tokens_spec = tf.TensorSpec([None, config.window], tf.int32, name="tokens")
+    window_specs = [tf.TensorSpec([None, config.window], tf.int32, name="tokens"), mood_spec]
+    step_specs = [tf.TensorSpec([None], tf.int32, name="token"), mood_spec]
+    if config.melody_inputs:
+        window_specs += [
+            tf.TensorSpec([None, config.window], tf.int32, name="position"),
+            tf.TensorSpec([None, config.window, len(LOOKBACK)], tf.int32, name="lookback"),
+        ]
+        step_specs += [
+            tf.TensorSpec([None], tf.int32, name="position"),
+            tf.TensorSpec([None, len(LOOKBACK)], tf.int32, name="lookback"),
+        ]
     if config.arch == "lstm":
-        stepper = _Stepper(portable)
-        archive.add_endpoint("serving_default", stepper.window, input_signature=[tokens_spec, mood_spec])
-        archive.add_endpoint(
-            "step",
-            stepper.step,
-            input_signature=[
-                tf.TensorSpec([None], tf.int32, name="token"),
-                mood_spec,
-                tf.TensorSpec([None, config.state_size], tf.float32, name="state"),
-            ],
-        )
+        stepper = _Stepper(portable, config)
+        archive.add_endpoint("serving_default", stepper.window, input_signature=window_specs)
+        step_specs.insert(2, tf.TensorSpec([None, config.state_size], tf.float32, name="state"))
+        archive.add_endpoint("step", stepper.step, input_signature=step_specs)
     else:
 
-        def serving_default(tokens, mood):
-            return {"logits": portable({"tokens": tokens, "mood": mood}, training=False)}
+        def serving_default(tokens, mood, position=None, lookback=None):
+            inputs = {"tokens": tokens, "mood": mood}
+            if config.melody_inputs:
+                inputs |= {"position": position, "lookback": lookback}
+            return {"logits": portable(inputs, training=False)}
 
-        archive.add_endpoint("serving_default", serving_default, input_signature=[tokens_spec, mood_spec])
+        archive.add_endpoint("serving_default", serving_default, input_signature=window_specs)
     archive.add_endpoint(
         "metadata", metadata, input_signature=[tf.TensorSpec([None], tf.int32, name="dummy")]
     )
@@ -104,23 +120,21 @@ def export(
 class _Stepper:
     """The causal network's layers run over a window, or one step on from a carried state."""
 
-    def __init__(self, model: keras.Model) -> None:
-        self.tokens = model.get_layer("token_embedding")
-        self.mood = model.get_layer("mood_embedding")
+    def __init__(self, model: keras.Model, config: ModelConfig) -> None:
+        self.embed = Embedder(config, model)
         self.lstms = [model.get_layer("lstm_1"), model.get_layer("lstm_2")]
         self.head = model.get_layer("logits")
 
-    def window(self, tokens, mood):
-        steps = tf.shape(tokens)[1]
-        x = tf.concat([self.tokens(tokens), tf.repeat(self.mood(mood)[:, tf.newaxis], steps, axis=1)], -1)
+    def window(self, tokens, mood, position=None, lookback=None):
+        x = self.embed(tokens, mood, position, lookback)
         states = []
         for lstm in self.lstms:
             x, h, c = lstm(x, training=False)
             states += [h, c]
         return {"logits": self.head(x[:, -1]), "state": tf.concat(states, -1)}
 
-    def step(self, token, mood, state):
-        x = tf.concat([self.tokens(token), self.mood(mood)], -1)
+    def step(self, token, mood, state, position=None, lookback=None):
+        x = self.embed(token, mood, position, lookback)
         h1, c1, h2, c2 = tf.split(state, 4, axis=-1)
         x, (h1, c1) = self.lstms[0].cell(x, [h1, c1], training=False)
         x, (h2, c2) = self.lstms[1].cell(x, [h2, c2], training=False)
@@ -134,9 +148,14 @@ def verify(
     loaded = tf.saved_model.load(str(path))
     tokens = primers.reshape(-1, config.window)[:8]
     mood = np.arange(len(tokens), dtype=np.int32) % len(MOODS)
-    out = loaded.signatures["serving_default"](tokens=tf.constant(tokens), mood=tf.constant(mood))
+    inputs = {"tokens": tokens, "mood": mood}
+    if config.melody_inputs:
+        rng = np.random.default_rng(0)
+        inputs["position"] = rng.integers(0, POSITIONS, tokens.shape).astype(np.int32)
+        inputs["lookback"] = rng.integers(0, len(vocab), (*tokens.shape, len(LOOKBACK))).astype(np.int32)
+    out = loaded.signatures["serving_default"](**{k: tf.constant(v) for k, v in inputs.items()})
     got = out["logits"]
-    want = np.asarray(model({"tokens": tokens, "mood": mood}, training=False))
+    want = np.asarray(model(inputs, training=False))
     if config.arch == "lstm":
         want = want[:, -1]
     if got.shape != (len(tokens), len(vocab)) or not np.allclose(got.numpy(), want, atol=1e-4):
@@ -145,8 +164,9 @@ def verify(
         # Stepping through the window from a zero state must end where the window pass ends.
         state = tf.zeros([len(tokens), config.state_size])
         for t in range(config.window):
+            at_t = {k: tf.constant(inputs[k][:, t]) for k in ("position", "lookback") if k in inputs}
             step = loaded.signatures["step"](
-                token=tf.constant(tokens[:, t]), mood=tf.constant(mood), state=state
+                token=tf.constant(tokens[:, t]), mood=tf.constant(mood), state=state, **at_t
             )
             state = step["state"]
         if not np.allclose(step["logits"].numpy(), want, atol=1e-4):

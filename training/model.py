@@ -6,12 +6,17 @@ index makes neighbouring ids look alike when they are unrelated), the mood is
 an embedding repeated along the window, and the head returns logits so the
 composer can apply temperature and top-p itself.
 
+With ``melody_inputs`` (bgm/melody.py) each step also sees the position, in a
+4-bar phrase, of the step it predicts and the tokens one and two bars before
+that step (embedded with the same table as the tokens): the network can tell
+downbeats from offbeats and repeat or answer a bar. Versions exported before
+had only tokens and mood; their configs load with ``melody_inputs=False``.
+
 ``arch="blstm"`` is the seed's network: every new token re-reads the whole
 window in both directions. ``arch="lstm"`` reads left to right only, learns
-the next token at several positions of a window, and can carry its state from
-one token to the next, so generation costs one LSTM step per token instead
-of a pass over the window in both directions (about 64x fewer FLOPs; see
-bench/generation.py).
+the next token at the last ``trained_steps`` positions of a window, and can
+carry its state from one token to the next, so generation costs one LSTM step
+per token instead of a pass over the window in both directions.
 """
 
 from __future__ import annotations
@@ -21,47 +26,99 @@ from dataclasses import asdict, dataclass
 import keras
 from keras import layers
 
+from bgm.melody import LOOKBACK, POSITIONS
+
 ARCHS = ("blstm", "lstm")
-# The causal network learns the next token at the last TRAINED_STEPS positions of each window: the
-# earlier ones have seen little context, and each trained position pays for a softmax over the vocabulary.
-TRAINED_STEPS = 8
 
 
 @dataclass(frozen=True)
 class ModelConfig:
     vocab_size: int
     n_moods: int
-    window: int = 32
-    units: int = 128
+    window: int = 64
+    units: int = 192
     embedding: int = 64
     mood_embedding: int = 16
     dropout: float = 0.3
-    arch: str = "blstm"
+    arch: str = "lstm"
+    melody_inputs: bool = True
+    position_embedding: int = 16
+    # Causal network: positions of a window that learn their next token (the first few have seen
+    # little context). Older versions trained the last 8 of 32.
+    trained_steps: int = 8
 
     def __post_init__(self) -> None:
         if self.arch not in ARCHS:
             raise ValueError(f"arch must be one of {', '.join(ARCHS)}, not {self.arch!r}")
+        if not 1 <= self.trained_steps <= self.window:
+            raise ValueError("trained_steps must be between 1 and the window")
 
     @property
     def state_size(self) -> int:
         """Floats of carried state per row (h and c of both layers); 0 when the network carries none."""
         return 4 * self.units if self.arch == "lstm" else 0
 
+    @property
+    def positions(self) -> int:
+        """How many positions of a training window learn their next token."""
+        return self.trained_steps if self.arch == "lstm" else 1
+
     def to_dict(self) -> dict:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict) -> ModelConfig:
-        return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
+        # Configs written before melody inputs existed describe the older networks.
+        legacy = {"melody_inputs": False, "trained_steps": 8, "window": 32, "units": 128, "arch": "blstm"}
+        return cls(**{k: data.get(k, legacy.get(k)) for k in cls.__dataclass_fields__ if k in data or k in legacy})
 
 
-def _inputs(config: ModelConfig):
-    tokens = keras.Input(shape=(config.window,), dtype="int32", name="tokens")
-    mood = keras.Input(shape=(), dtype="int32", name="mood")
-    x = layers.Embedding(config.vocab_size, config.embedding, name="token_embedding")(tokens)
-    m = layers.Embedding(config.n_moods, config.mood_embedding, name="mood_embedding")(mood)
-    x = layers.Concatenate(name="with_mood")([x, layers.RepeatVector(config.window)(m)])
-    return tokens, mood, x
+class Embedder:
+    """The input layers, shared by training (a window) and export's one-step signature."""
+
+    def __init__(self, config: ModelConfig, model: keras.Model | None = None) -> None:
+        """New layers, or with ``model`` the ones of a built network."""
+        self.config = config
+        if model is not None:
+            self.tokens = model.get_layer("token_embedding")
+            self.mood = model.get_layer("mood_embedding")
+            self.position = model.get_layer("position_embedding") if config.melody_inputs else None
+            return
+        self.tokens = layers.Embedding(config.vocab_size, config.embedding, name="token_embedding")
+        self.mood = layers.Embedding(config.n_moods, config.mood_embedding, name="mood_embedding")
+        self.position = (
+            layers.Embedding(POSITIONS, config.position_embedding, name="position_embedding")
+            if config.melody_inputs
+            else None
+        )
+
+    def __call__(self, tokens, mood, position=None, lookback=None):
+        """Features of [batch, steps] (or [batch] for one step) inputs, the mood repeated along steps."""
+        import keras.ops as ops
+
+        x = self.tokens(tokens)
+        m = self.mood(mood)
+        window = len(tokens.shape) == 2
+        if window:
+            m = ops.repeat(ops.expand_dims(m, 1), tokens.shape[1], axis=1)
+        parts = [x]
+        if self.position is not None:
+            width = len(LOOKBACK) * self.config.embedding
+            back = self.tokens(lookback)  # [batch, (steps,) 2, embedding]
+            parts += [ops.reshape(back, (-1, tokens.shape[1], width) if window else (-1, width))]
+            parts += [self.position(position)]
+        return ops.concatenate(parts + [m], axis=-1)
+
+
+def _inputs(config: ModelConfig) -> dict:
+    inputs = {
+        "tokens": keras.Input(shape=(config.window,), dtype="int32", name="tokens"),
+        "mood": keras.Input(shape=(), dtype="int32", name="mood"),
+    }
+    if config.melody_inputs:
+        inputs["position"] = keras.Input(shape=(config.window,), dtype="int32", name="position")
+        inputs["lookback"] = keras.Input(shape=(config.window, len(LOOKBACK)), dtype="int32", name="lookback")
+    return inputs
 
 
 def build(config: ModelConfig, use_cudnn: bool | str = "auto", unroll: bool = False) -> keras.Model:
@@ -70,7 +127,8 @@ def build(config: ModelConfig, use_cudnn: bool | str = "auto", unroll: bool = Fa
     Export builds it with ``use_cudnn=False`` so the graph loads on a CPU server, and the BLSTM
     with ``unroll=True``: 32 unrolled steps run about 1.5x faster at batch 1 than a while loop.
     """
-    tokens, mood, x = _inputs(config)
+    inputs = _inputs(config)
+    x = Embedder(config)(**inputs)
     if config.arch == "lstm":
         # return_state lets export run the same layers one step at a time (training ignores it).
         for name in ("lstm_1", "lstm_2"):
@@ -78,16 +136,16 @@ def build(config: ModelConfig, use_cudnn: bool | str = "auto", unroll: bool = Fa
                 config.units, return_sequences=True, return_state=True, use_cudnn=use_cudnn, name=name
             )(x)[0]
             x = layers.Dropout(config.dropout)(x)
-        x = x[:, -TRAINED_STEPS:]
+        x = x[:, -config.trained_steps :]
     else:
         lstm = {"use_cudnn": use_cudnn, "unroll": unroll}
         x = layers.Bidirectional(layers.LSTM(config.units, return_sequences=True, **lstm), name="blstm_1")(x)
         x = layers.Dropout(config.dropout)(x)
         x = layers.Bidirectional(layers.LSTM(config.units, **lstm), name="blstm_2")(x)
         x = layers.Dropout(config.dropout)(x)
-    # blstm: [batch, vocab] for the next token; lstm: [batch, TRAINED_STEPS, vocab], each position's next.
+    # blstm: [batch, vocab] for the next token; lstm: [batch, trained_steps, vocab], each position's next.
     logits = layers.Dense(config.vocab_size, name="logits")(x)
-    return keras.Model(inputs={"tokens": tokens, "mood": mood}, outputs=logits, name=f"bgm_{config.arch}")
+    return keras.Model(inputs=inputs, outputs=logits, name=f"bgm_{config.arch}")
 
 
 def compile_model(model: keras.Model, learning_rate: float = 1e-3) -> None:

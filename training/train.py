@@ -14,7 +14,7 @@ import numpy as np
 from bgm.moods import MOODS
 from training import corpus, dataset, export, publish
 from training.loop import LoopConfig, RunState, fit
-from training.model import TRAINED_STEPS, ModelConfig, build, compile_model
+from training.model import ModelConfig, build, compile_model
 from training.vocab import Vocabulary, frequent_tokens
 from training.vocab import build as build_vocab
 
@@ -33,9 +33,9 @@ class TrainOptions:
     cache_dir: Path = Path.home() / ".cache" / "bgm" / "parsed"
     resume: bool = False
     from_latest: bool = False
-    arch: str = "blstm"
-    units: int = 128
-    window: int = 32
+    arch: str = "lstm"
+    units: int = 256
+    window: int = 64
     embedding: int = 64
     epochs: int = 10
     batch_size: int = 256
@@ -125,7 +125,13 @@ def _prepare(
     else:
         vocab = build_vocab(streams, options.min_count)
         config = ModelConfig(
-            len(vocab), len(MOODS), options.window, options.units, options.embedding, arch=options.arch
+            len(vocab),
+            len(MOODS),
+            options.window,
+            options.units,
+            options.embedding,
+            arch=options.arch,
+            trained_steps=max(1, options.window * 3 // 4),  # the first bar or so only warms the state up
         )
         model = build(config)
     compile_model(model, options.learning_rate)
@@ -140,7 +146,7 @@ def train(options: TrainOptions) -> TrainResult:
     labelled = load_pieces(options)
     model, config, vocab, state = _prepare(options, labelled)
     train_part, val_part = dataset.split(labelled, options.validation, options.seed)
-    positions = TRAINED_STEPS if config.arch == "lstm" else 1  # that learn their next token
+    positions = config.positions  # that learn their next token
     train_w = dataset.windows(train_part, vocab, config.window, positions)
     val_w = dataset.windows(val_part, vocab, config.window, positions)
     if len(train_w) == 0 or len(val_w) == 0:

@@ -25,6 +25,7 @@ def tiny(tmp_path_factory, tune_dir):
         cache_dir=root / "cache",
         units=8,
         embedding=8,
+        window=32,
         epochs=1,
         samples_per_epoch=256,
         batch_size=64,
@@ -48,7 +49,14 @@ def test_serving_default_takes_tokens_and_mood_and_returns_logits(tiny):
     assert fn.structured_input_signature[1]["tokens"].dtype == tf.int32
     assert fn.structured_input_signature[1]["tokens"].shape.as_list() == [None, 32]
     assert fn.structured_input_signature[1]["mood"].shape.as_list() == [None]
-    out = fn(tokens=tf.zeros([3, 32], tf.int32), mood=tf.constant([0, 1, 2]))["logits"]
+    assert fn.structured_input_signature[1]["position"].shape.as_list() == [None, 32]
+    assert fn.structured_input_signature[1]["lookback"].shape.as_list() == [None, 32, 2]
+    out = fn(
+        tokens=tf.zeros([3, 32], tf.int32),
+        mood=tf.constant([0, 1, 2]),
+        position=tf.zeros([3, 32], tf.int32),
+        lookback=tf.zeros([3, 32, 2], tf.int32),
+    )["logits"]
     vocab = json.loads((options.run_dir / "vocab.json").read_text())["tokens"]
     assert out.dtype == tf.float32 and out.shape == (3, len(vocab))
 
@@ -60,6 +68,9 @@ def test_metadata_describes_the_model(tiny):
     assert [t.decode() for t in meta["vocab"].numpy()[0]] == vocab
     assert [m.decode() for m in meta["moods"].numpy()[0]] == list(MOODS)
     assert int(meta["window"].numpy()[0]) == 32
+    assert int(meta["position_period"].numpy()[0]) == 64
+    assert meta["lookback_steps"].numpy()[0].tolist() == [16, 32]
+    assert int(meta["normalised_key"].numpy()[0]) == 1
     primers = meta["primers"].numpy()[0]
     assert primers.shape == (len(MOODS), 2, 32) and primers.dtype == np.int32
     assert primers.max() < len(vocab)
@@ -129,12 +140,17 @@ def test_the_causal_network_steps_from_its_state_to_where_its_window_pass_ends(t
     assert set(loaded.signatures) == {"serving_default", "step", "metadata"}
     state_size = int(loaded.signatures["metadata"](dummy=tf.constant([0]))["state_size"].numpy()[0])
     assert state_size == 4 * options.units
-    tokens = tf.constant(np.random.default_rng(0).integers(0, 20, (2, 32)), tf.int32)
+    rng = np.random.default_rng(0)
+    tokens = tf.constant(rng.integers(0, 20, (2, 32)), tf.int32)
+    position = tf.constant(rng.integers(0, 64, (2, 32)), tf.int32)
+    lookback = tf.constant(rng.integers(0, 20, (2, 32, 2)), tf.int32)
     mood = tf.constant([1, 4])
-    whole = loaded.signatures["serving_default"](tokens=tokens, mood=mood)
+    whole = loaded.signatures["serving_default"](tokens=tokens, mood=mood, position=position, lookback=lookback)
     state = tf.zeros([2, state_size])
     for t in range(32):
-        stepped = loaded.signatures["step"](token=tokens[:, t], mood=mood, state=state)
+        stepped = loaded.signatures["step"](
+            token=tokens[:, t], mood=mood, state=state, position=position[:, t], lookback=lookback[:, t]
+        )
         state = stepped["state"]
     np.testing.assert_allclose(stepped["logits"], whole["logits"], atol=1e-4)
     np.testing.assert_allclose(state, whole["state"], atol=1e-4)
@@ -147,9 +163,39 @@ def test_a_causal_window_predicts_the_next_token_at_its_last_positions():
     from training.dataset import Windows
 
     ids = np.arange(100, dtype=np.int32)
-    w = Windows(ids, np.array([0, 10]), np.array([0, 1], np.int32), window=4, positions=3)
+    position = np.arange(100, dtype=np.int32) % 64
+    lookback = np.stack([ids - 16, ids - 32], axis=1)
+    w = Windows(ids, position, lookback, np.array([0, 10]), np.array([0, 1], np.int32), window=4, positions=3)
     x, y = w.batch(np.array([0, 1]))
     assert x["tokens"].tolist() == [[0, 1, 2, 3], [10, 11, 12, 13]]
     assert y.tolist() == [[2, 3, 4], [12, 13, 14]]
-    _, last = Windows(ids, np.array([0, 10]), np.array([0, 1], np.int32), window=4).batch(np.array([0, 1]))
+    # Each step carries the position and lookback of the step it predicts.
+    assert x["position"][1].tolist() == [11, 12, 13, 14]
+    assert x["lookback"][1, 0].tolist() == [11 - 16, 11 - 32]
+    _, last = Windows(ids, position, lookback, np.array([0, 10]), np.array([0, 1], np.int32), window=4).batch(
+        np.array([0, 1])
+    )
     assert last.tolist() == [4, 14]
+
+
+def test_pieces_off_the_song_grid_are_left_out_and_the_rest_normalised():
+    from bgm.score import Piece
+    from training.dataset import label
+
+    g_major = ("67:4", "69:4", "71:4", "72:4", "74:4", "76:4", "78:4", "79:4", "74:4", "71:4", "67:8")
+    kept = label([Piece("a", "4/4", g_major), Piece("b", "3/4", g_major)])
+    assert [k.piece.source for k in kept] == ["a"]
+    assert kept[0].piece.tokens[0] == "72:4"  # G major moved to C major
+
+
+def test_primers_end_where_a_phrase_ends():
+    from bgm.score import Piece
+    from training.dataset import Labelled, primers
+    from training.vocab import Vocabulary
+
+    tokens = tuple(f"{60 + (i % 12)}:1" for i in range(200))
+    vocab = Vocabulary(("_",) + tuple(sorted(set(tokens))))
+    # Phase 4: step 0 is position 4, so phrases start at steps 60 and 124.
+    out = primers([Labelled(Piece("p", "4/4", tokens, phase=4), "calm")], vocab, 32, 1, 0)
+    window = [vocab.tokens[i] for i in out[0, 0]]
+    assert window in (list(tokens[28:60]), list(tokens[92:124]), list(tokens[156:188]))

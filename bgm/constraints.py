@@ -1,0 +1,94 @@
+"""Rules the melody keeps while it is sampled: in key, in range, no wild leaps, never silent for long.
+
+They act on the model's logits before sampling, one row per part being
+composed, for a model whose tunes come out in C major / A minor
+(bgm/melody.py). Out-of-key notes are made much less likely, not forbidden:
+a chromatic passing note the model is sure of survives. A melody that has
+been silent for ``max_rest`` steps must strike a note: one run of "no new
+onset" tokens could otherwise swallow bars (the shipped v2 went silent for 17
+beats). Pitches outside the register and leaps over an octave are ruled out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from bgm.tokens import parse_token
+
+# Pitch classes of C major / A natural minor, plus G#, the leading tone of A minor.
+SCALE = {"major": (0, 2, 4, 5, 7, 9, 11), "minor": (0, 2, 4, 5, 7, 8, 9, 11)}
+
+
+@dataclass(frozen=True)
+class Rules:
+    mode: str = "major"
+    out_of_key: float = 0.03  # an out-of-key note's probability is multiplied by this
+    max_rest: int = 4  # steps of silence after which a note must start (a quarter rest)
+    low: int = 55  # the register, in the normalised key (G3..D6)
+    high: int = 86
+    max_leap: int = 12
+
+
+@dataclass
+class LineState:
+    """Where one row's melody stands: when its last note ends, and its pitch."""
+
+    sounding_until: int = 0
+    last_pitch: int | None = None
+
+
+@dataclass
+class Constraints:
+    """``Rules`` applied to a vocabulary, for rows that advance one step at a time."""
+
+    vocab: tuple[str, ...]
+    rules: Rules
+    rows: int
+    step: int = 0
+    lines: list[LineState] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        parsed = [parse_token(t) for t in self.vocab]
+        self.pitch = np.array([max(p[0]) if p else -1 for p in parsed])
+        self.steps = np.array([p[1] if p else 0 for p in parsed])
+        self.is_onset = self.pitch >= 0
+        in_key = np.isin(self.pitch % 12, SCALE[self.rules.mode])
+        self.key_penalty = np.where(self.is_onset & ~in_key, np.log(self.rules.out_of_key), 0.0)
+        in_range = (self.pitch >= self.rules.low) & (self.pitch <= self.rules.high)
+        self.allowed = ~self.is_onset | in_range
+        if not self.lines:
+            self.lines = [LineState() for _ in range(self.rows)]
+
+    def apply(self, logits: np.ndarray) -> np.ndarray:
+        """``logits`` [rows, vocab] with this step's rules applied (a new array)."""
+        out = logits.astype(np.float64) + self.key_penalty
+        out[:, ~self.allowed] = -np.inf
+        for r, line in enumerate(self.lines):
+            if line.last_pitch is not None:
+                leap = np.abs(self.pitch - line.last_pitch) > self.rules.max_leap
+                out[r, self.is_onset & leap] = -np.inf
+            if self.step - line.sounding_until >= self.rules.max_rest:
+                out[r, ~self.is_onset] = -np.inf
+            if not np.isfinite(out[r]).any():  # nothing left: fall back to the model alone
+                out[r] = logits[r]
+        return out
+
+    def advance(self, ids: np.ndarray) -> None:
+        """Record the tokens chosen (or forced) for this step, one per row."""
+        for line, i in zip(self.lines, ids, strict=True):
+            if self.is_onset[i]:
+                line.sounding_until = self.step + int(self.steps[i])
+                line.last_pitch = int(self.pitch[i])
+        self.step += 1
+
+    def start_from(self, tokens: list[list[str]]) -> None:
+        """Take each row's line from the tokens before step 0 (a primer), ending at step 0."""
+        for line, row in zip(self.lines, tokens, strict=True):
+            for back, token in enumerate(reversed(row), start=1):
+                parsed = parse_token(token)
+                if parsed is not None:
+                    line.sounding_until = -back + parsed[1]
+                    line.last_pitch = max(parsed[0])
+                    break

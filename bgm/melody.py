@@ -1,0 +1,83 @@
+"""What the melody network sees besides the tokens: key-normalised pitches, position in the phrase,
+and the tokens one and two bars back (Magenta's Lookback RNN).
+
+Songs are 4/4, so the network learns on a 16-step bar: pieces in 4/4, 2/2,
+2/4 (two bars to a frame) or 4/2 fit that grid and are kept; triple and
+compound meters are not. Every piece is transposed so that its tonic is C
+(major) or A (minor): one set of pitch classes, so the scale is the same for
+every piece and the composer moves the finished tune to the song's key. The
+position input counts 16th steps through a 4-bar phrase (64 values), so the
+network knows the downbeat and where a phrase ends; the lookback inputs show
+it what stood at this place one and two bars ago, which makes repeating and
+answering a bar easy to learn.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from bgm.harmony import Key, estimate_key
+from bgm.tokens import HOLD, onset_token, parse_token
+
+BAR = 16  # steps in a 4/4 bar
+PHRASE_BARS = 4
+POSITIONS = BAR * PHRASE_BARS  # values of the position input
+LOOKBACK = (BAR, 2 * BAR)  # steps back of the lookback inputs
+NORMAL_TONIC = {"major": 0, "minor": 9}  # C major, A minor: the same seven pitch classes
+
+
+def bar_steps(meter: str) -> int | None:
+    """Steps in one bar of ``meter`` ("" counts as 4/4, as MIDI without a time signature does)."""
+    if not meter:
+        return BAR
+    try:
+        numerator, denominator = (int(x) for x in meter.split("/"))
+    except ValueError:
+        return None
+    steps = numerator * 16 / denominator
+    return int(steps) if steps == int(steps) else None
+
+
+def fits_grid(meter: str) -> bool:
+    """Whether a piece in ``meter`` has bar lines on the 16-step grid (4/4, 2/2, 2/4, 4/2, ...)."""
+    steps = bar_steps(meter)
+    return steps is not None and (BAR % steps == 0 or steps % BAR == 0) and steps >= BAR // 2
+
+
+def normal_shift(key: Key) -> int:
+    """Semitones that move ``key``'s tonic to C major / A minor, the smaller way round (-6..5)."""
+    return (NORMAL_TONIC[key.mode] - key.tonic + 6) % 12 - 6
+
+
+def transpose(tokens: list[str] | tuple[str, ...], semitones: int) -> list[str]:
+    """``tokens`` moved by ``semitones``; raises ValueError when a pitch leaves 0..127."""
+    out = []
+    for token in tokens:
+        parsed = parse_token(token)
+        if parsed is None:
+            out.append(HOLD)
+            continue
+        pitches = [p + semitones for p in parsed[0]]
+        out.append(onset_token(pitches, parsed[1]))
+    return out
+
+
+def normalise(tokens: list[str] | tuple[str, ...]) -> tuple[list[str], Key]:
+    """``tokens`` in C major or A minor, and the key they were in."""
+    from bgm.tokens import decode
+
+    key = estimate_key(decode(list(tokens)))
+    return transpose(tokens, normal_shift(key)), key
+
+
+def positions(phase: int, length: int) -> np.ndarray:
+    """The position input of each of ``length`` steps of a piece whose first step is ``phase``."""
+    return ((phase + np.arange(length)) % POSITIONS).astype(np.int32)
+
+
+def lookbacks(ids: np.ndarray) -> np.ndarray:
+    """[len(ids), 2]: the id one and two bars before each step (HOLD, id 0, before the start)."""
+    out = np.zeros((len(ids), len(LOOKBACK)), dtype=np.int32)
+    for j, back in enumerate(LOOKBACK):
+        out[back:, j] = ids[: max(len(ids) - back, 0)]
+    return out

@@ -1,0 +1,53 @@
+import numpy as np
+import pytest
+
+from bgm import melody
+from bgm.harmony import Key
+from bgm.tokens import HOLD
+
+
+@pytest.mark.parametrize(
+    ("meter", "fits"),
+    [("4/4", True), ("2/2", True), ("2/4", True), ("4/2", True), ("", True), ("3/4", False), ("6/8", False)],
+)
+def test_only_meters_with_bar_lines_on_the_16_step_grid_fit(meter, fits):
+    assert melody.fits_grid(meter) is fits
+
+
+@pytest.mark.parametrize(("key", "shift"), [(Key(7, "major"), 5), (Key(2, "major"), -2), (Key(4, "minor"), 5)])
+def test_the_normal_shift_moves_the_tonic_to_c_major_or_a_minor_the_short_way(key, shift):
+    assert -6 <= shift <= 5
+    assert melody.normal_shift(key) == shift
+    assert (key.tonic + shift) % 12 == melody.NORMAL_TONIC[key.mode]
+
+
+def test_transposition_round_trips():
+    tokens = ["67:4", HOLD, "71.74:2", HOLD, "62:8"]
+    assert melody.transpose(melody.transpose(tokens, 5), -5) == tokens
+    assert melody.transpose(tokens, 5)[0] == "72:4"
+
+
+def test_transposition_out_of_the_midi_range_is_refused():
+    with pytest.raises(ValueError):
+        melody.transpose(["120:4"], 12)
+
+
+def test_a_tune_in_g_major_is_normalised_to_c_major():
+    g_major = ["67:4", "69:4", "71:4", "72:4", "74:4", "76:4", "78:4", "79:4", "74:4", "71:4", "67:8"]
+    normalised, key = melody.normalise(g_major)
+    assert key == Key(7, "major")
+    assert normalised[0] == "72:4" and normalised[-1] == "72:8"
+
+
+def test_positions_count_through_a_four_bar_phrase_from_the_phase():
+    pos = melody.positions(phase=60, length=8)
+    assert pos.tolist() == [60, 61, 62, 63, 0, 1, 2, 3]
+    assert melody.POSITIONS == 4 * melody.BAR
+
+
+def test_lookbacks_are_the_ids_one_and_two_bars_back_and_hold_before_the_start():
+    ids = np.arange(1, 41, dtype=np.int32)
+    back = melody.lookbacks(ids)
+    assert back[15].tolist() == [0, 0]
+    assert back[16].tolist() == [1, 0]
+    assert back[39].tolist() == [ids[23], ids[7]]
