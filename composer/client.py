@@ -1,4 +1,4 @@
-"""The model server client: TF Serving's gRPC API over ``grpc.aio``.
+"""The model server client: TF Serving's gRPC API over ``grpc.aio``, speaking ``bgm.contract``.
 
 Works the same against TensorFlow Serving and the embedded server. Every
 call has a deadline; UNAVAILABLE (server down or restarting) is retried with
@@ -9,14 +9,14 @@ backoff until the call's budget is spent, then reported as
 from __future__ import annotations
 
 import asyncio
-import json
-from dataclasses import dataclass
 
 import grpc
 import numpy as np
 
-from bot.errors import ModelChanged, ModelError, ServerUnavailable
-from bot.wire import (
+from bgm import contract
+from bgm.contract import ModelInfo
+from composer.errors import ModelChanged, ModelError, ServerUnavailable
+from composer.wire import (
     get_model_status_pb2,
     model_service_pb2_grpc,
     predict_pb2,
@@ -25,19 +25,7 @@ from bot.wire import (
     to_proto,
 )
 
-
-@dataclass(frozen=True)
-class ModelInfo:
-    """What the SavedModel's ``metadata`` signature says about one version."""
-
-    version: int
-    vocab: tuple[str, ...]
-    moods: tuple[str, ...]
-    window: int
-    primers: np.ndarray  # int32 [moods, primers, window]
-    info: dict
-    state_size: int = 0  # > 0: the model has a ``step`` signature that carries this much state per row
-
+__all__ = ["CHANNEL_OPTIONS", "ModelClient", "ModelInfo"]
 
 # gRPC waits up to 120 s (growing by 1.6x from 1 s) between reconnection attempts to a server that went
 # away; a restarted model server should be used within a second or two of coming back, not minutes.
@@ -95,25 +83,17 @@ class ModelClient:
             return self._info[version]
         request = predict_pb2.PredictRequest()
         request.model_spec.name = self.model
-        request.model_spec.signature_name = "metadata"
+        request.model_spec.signature_name = contract.METADATA_SIGNATURE
         if version is not None:
             request.model_spec.version.value = version
-        request.inputs["dummy"].CopyFrom(to_proto(np.zeros([1], np.int32)))
+        request.inputs[contract.DUMMY].CopyFrom(to_proto(np.zeros([1], np.int32)))
         reply = await self._call(self._predict.Predict, request)
         served = reply.model_spec.version.value
         if served not in self._info:
             try:
-                out = {k: to_array(v)[0] for k, v in reply.outputs.items()}
-                self._info[served] = ModelInfo(
-                    version=served,
-                    vocab=tuple(t.decode() for t in out["vocab"]),
-                    moods=tuple(m.decode() for m in out["moods"]),
-                    window=int(out["window"]),
-                    primers=np.asarray(out["primers"], np.int32),
-                    info=json.loads(out["info"].decode()),
-                    state_size=int(out["state_size"]) if "state_size" in out else 0,
-                )
-            except (KeyError, ValueError) as error:
+                outputs = {k: to_array(v) for k, v in reply.outputs.items()}
+                self._info[served] = ModelInfo.from_metadata(served, outputs)
+            except ValueError as error:
                 raise ModelError(f"Model version {served} has no usable metadata ({error}).") from None
         return self._info[served]
 
@@ -136,24 +116,31 @@ class ModelClient:
 
     async def logits(self, version: int, tokens: np.ndarray, moods: np.ndarray) -> np.ndarray:
         """float32 [rows, vocab] next-token logits after each row's window of ``tokens``."""
-        inputs = {"tokens": tokens.astype(np.int32), "mood": moods.astype(np.int32)}
-        return (await self.predict(version, "serving_default", inputs, ("logits",)))["logits"]
+        inputs = {contract.TOKENS: tokens.astype(np.int32), contract.MOOD: moods.astype(np.int32)}
+        outputs = await self.predict(version, contract.WINDOW_SIGNATURE, inputs, (contract.LOGITS,))
+        return outputs[contract.LOGITS]
 
     async def start(
         self, version: int, tokens: np.ndarray, moods: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
         """Logits and carried state after each row's window (models with ``state_size``)."""
-        inputs = {"tokens": tokens.astype(np.int32), "mood": moods.astype(np.int32)}
-        out = await self.predict(version, "serving_default", inputs, ("logits", "state"))
-        return out["logits"], out["state"]
+        inputs = {contract.TOKENS: tokens.astype(np.int32), contract.MOOD: moods.astype(np.int32)}
+        out = await self.predict(
+            version, contract.WINDOW_SIGNATURE, inputs, (contract.LOGITS, contract.STATE)
+        )
+        return out[contract.LOGITS], out[contract.STATE]
 
     async def step(
         self, version: int, tokens: np.ndarray, moods: np.ndarray, state: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
         """Logits and state one token on: ``tokens`` [rows] fed after ``state`` [rows, state_size]."""
-        inputs = {"token": tokens.astype(np.int32), "mood": moods.astype(np.int32), "state": state}
-        out = await self.predict(version, "step", inputs, ("logits", "state"))
-        return out["logits"], out["state"]
+        inputs = {
+            contract.TOKEN: tokens.astype(np.int32),
+            contract.MOOD: moods.astype(np.int32),
+            contract.STATE: state,
+        }
+        out = await self.predict(version, contract.STEP_SIGNATURE, inputs, (contract.LOGITS, contract.STATE))
+        return out[contract.LOGITS], out[contract.STATE]
 
     async def versions(self) -> dict[int, str]:
         """Each version the server knows and its state name (e.g. ``{3: "AVAILABLE"}``)."""

@@ -23,11 +23,12 @@ from bgm.form import LENGTHS, Section, layout, part_steps
 from bgm.harmony import with_mode
 from bgm.styles import STYLES
 from bgm.tokens import decode, encode
-from bot.errors import BgmError, ModelChanged, UnknownMood
-from bot.sampling import sample
-from bot.serving import ModelClient, ModelInfo
+from composer.client import ModelClient, ModelInfo
+from composer.errors import BgmError, ModelChanged, UnknownMood
+from composer.sampling import sample
+from composer.stages import Stage
 
-Progress = Callable[[str], None]
+Progress = Callable[[Stage], None]
 # A carried state is read afresh from the last window every this many steps: the causal network was
 # trained on windows, so its state should never hold much more history than a window (a song's part
 # is 4-6 windows long, and a state carried through all of it drifts into wandering melodies). The
@@ -95,9 +96,9 @@ class Composer:
     ) -> Composition:
         if request.mood not in info.moods:
             raise UnknownMood(request.mood, info.moods)
-        style = STYLES.get(request.mood)
-        temperature = request.temperature or (style.temperature if style else 1.0)
-        top_p = request.top_p or (style.top_p if style else 0.95)
+        style = STYLES[request.mood]
+        temperature = request.temperature or style.temperature
+        top_p = request.top_p or style.top_p
         steps = part_steps(request.length, info.window)
         mood = info.moods.index(request.mood)
 
@@ -109,19 +110,18 @@ class Composer:
             return self.decoder(logits, temperature, top_p, rng)
 
         if progress:
-            progress("composing verse 1, chorus and bridge")
+            progress(Stage.FIRST_PARTS)
         # A copy: the model's primers stay as they are.
         context = _Context(np.array(primers[picks], dtype=np.int32), np.full(3, mood, dtype=np.int32))
         verse1, chorus, bridge = await self._generate(info, context, steps, choose)
         if progress:
-            progress("composing verse 2")
+            progress(Stage.VERSE_2)
         (verse2,) = await self._generate(info, context.row(0), steps, choose)
 
         parts = {"verse1": verse1, "chorus": chorus, "verse2": verse2, "bridge": bridge}
         tokens, sections = layout({name: [info.vocab[i] for i in ids] for name, ids in parts.items()})
-        if style:
-            # The model leans to major (most of the corpus is); sad and tense songs should sound minor.
-            tokens = encode(with_mode(decode(tokens), style.mode), len(tokens))
+        # The model leans to major (most of the corpus is); sad and tense songs should sound minor.
+        tokens = encode(with_mode(decode(tokens), style.mode), len(tokens))
         return Composition(request, info.version, tuple(tokens), tuple(sections))
 
     async def _generate(

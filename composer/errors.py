@@ -1,10 +1,10 @@
-"""Expected errors of the bot side, each with a message fit to show a user."""
+"""Expected errors of the song path, each with a message fit to show a user."""
 
 from __future__ import annotations
 
+from bgm.errors import BgmError
 
-class BgmError(Exception):
-    """An expected failure; ``str(error)`` is one sentence for the user."""
+__all__ = ["BgmError", "ModelChanged", "ModelError", "ServerUnavailable", "UnknownMood"]
 
 
 class ServerUnavailable(BgmError):

@@ -1,29 +1,55 @@
-"""Rendering for a worker process: MIDI and audio files from composed tokens.
+"""Rendering, in a worker process: a composition's tokens to a MIDI file, then audio within a size.
 
 music21 and the audio encoder hold the GIL for long stretches (up to a second measured), which
-stalls the event loop even from a thread; in a separate process they cannot. This module
-imports only ``bgm``, so a spawned worker starts without TensorFlow, gRPC or discord.py.
+stalls the event loop even from a thread; in a separate process they cannot. This module imports
+only ``bgm``, so a spawned worker starts without TensorFlow, gRPC or discord.py.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from enum import Enum
 from pathlib import Path
 
 from bgm import audio
-from bgm.form import Section
-from bgm.song import SongFiles, render_song
+from bgm.arrangement import arrange
+from bgm.form import Section, song_onsets
+from bgm.midi import write_midi
 
 log = logging.getLogger(__name__)
-ENVELOPE_BYTES = 64 * 1024  # the embed and multipart overhead that shares the upload with the files
-TOO_LARGE = "The audio would be over this channel's upload limit even at its smallest, so here is the MIDI."
-NO_AUDIO = "Audio could not be rendered on this host, so here is the MIDI."
+
+
+class NoAudio(Enum):
+    """Why a song came without audio (the MIDI always comes)."""
+
+    TOO_LARGE = "the audio would be over the size limit even at its smallest"
+    UNAVAILABLE = "audio could not be rendered on this host (no FluidSynth or SoundFont)"
+
+
+@dataclass(frozen=True)
+class SongFiles:
+    midi: Path
+    audio: Path | None
+    seconds: float
+    key: str
+    tempo: int
+    no_audio: NoAudio | None = None  # why ``audio`` is None, when it is
 
 
 def ready() -> bool:
     """A no-op that makes a fresh worker import this module (and music21) before the first song."""
     return True
+
+
+def render_midi(
+    tokens: list[str], sections: list[Section], mood: str, out_dir: Path, stem: str, *, tempo: int | None
+) -> SongFiles:
+    """Arrange ``tokens`` for ``mood`` and write ``<out_dir>/<stem>.mid``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    arrangement = arrange(song_onsets(tokens, sections), len(tokens), mood, sections, tempo)
+    midi = write_midi(arrangement, out_dir / f"{stem}.mid")
+    return SongFiles(midi, None, arrangement.seconds, arrangement.key.name, arrangement.tempo)
 
 
 def render_files(
@@ -36,18 +62,18 @@ def render_files(
     tempo: int | None,
     fmt: str,
     soundfont: Path | None,
-    upload_limit: int,
-) -> tuple[SongFiles, str | None]:
-    """The MIDI, then audio small enough to post next to it (``bgm.audio`` steps down), or why not."""
-    files = render_song(tokens, sections, mood, out_dir, stem, fmt=None, tempo=tempo)
-    max_bytes = upload_limit - files.midi.stat().st_size - ENVELOPE_BYTES
-    if max_bytes <= 0:
-        return files, TOO_LARGE
+    max_bytes: int,
+) -> SongFiles:
+    """The MIDI, then audio small enough that both fit in ``max_bytes`` (``bgm.audio`` steps down)."""
+    files = render_midi(tokens, sections, mood, out_dir, stem, tempo=tempo)
+    room = max_bytes - files.midi.stat().st_size
+    if room <= 0:
+        return replace(files, no_audio=NoAudio.TOO_LARGE)
     try:
-        path = audio.render(files.midi, files.midi.with_suffix(f".{fmt}"), fmt, soundfont, max_bytes)
+        path = audio.render(files.midi, files.midi.with_suffix(f".{fmt}"), fmt, soundfont, room)
     except audio.AudioTooLargeError:
-        return files, TOO_LARGE
+        return replace(files, no_audio=NoAudio.TOO_LARGE)
     except (FileNotFoundError, RuntimeError) as error:  # no fluidsynth or SoundFont: the MIDI still stands
         log.warning("audio rendering failed: %s", error)
-        return files, NO_AUDIO
-    return replace(files, audio=path), None
+        return replace(files, no_audio=NoAudio.UNAVAILABLE)
+    return replace(files, audio=path)

@@ -1,50 +1,48 @@
-"""One track's files for Discord: composed through the server, rendered off the event loop.
+"""A song: composed through the model server, then rendered to files off the event loop.
 
-The MIDI always comes; the audio when it fits the channel's upload limit (see ``render_worker``).
-Pass a process pool as ``executor`` (the bot does): rendering in a thread still holds the GIL.
+The MIDI always comes; the audio when the two fit in ``max_bytes`` (see ``render``). Pass a
+``RenderPool`` (the bot does): rendering in a thread still holds the GIL.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
-from concurrent.futures import Executor
 from dataclasses import dataclass
 from pathlib import Path
 
-from bgm.song import SongFiles
-from bot.composer import Composer, ComposeRequest, Composition, Progress
-from bot.render_worker import NO_AUDIO, TOO_LARGE, render_files
-
-__all__ = ["NO_AUDIO", "TOO_LARGE", "Song", "produce", "stem"]
+from bgm.audio import MAX_BYTES
+from composer.composer import Composer, ComposeRequest, Composition, Progress
+from composer.render import SongFiles, render_files
+from composer.render_pool import RenderPool
+from composer.stages import Stage
 
 
 @dataclass(frozen=True)
 class Song:
     composition: Composition
     files: SongFiles
-    note: str | None = None  # why there is no audio, when there is none
 
 
-def stem(request: ComposeRequest) -> str:
-    """File names users see: mood, seed and variation, so a file says how to make it again."""
+def file_stem(request: ComposeRequest) -> str:
+    """File names people see: mood, seed and variation, so a file says how to make it again."""
     return f"bgm-{request.mood}-{request.seed}" + (f"-v{request.variation}" if request.variation else "")
 
 
-async def produce(
+async def make_song(
     composer: Composer,
     request: ComposeRequest,
     out_dir: Path,
     *,
-    upload_limit: int,
+    max_bytes: int = MAX_BYTES,
     fmt: str = "ogg",
     soundfont: Path | None = None,
     progress: Progress | None = None,
-    executor: Executor | None = None,
+    renderer: RenderPool | None = None,
 ) -> Song:
     composition = await composer.compose(request, progress)
     if progress:
-        progress("rendering MIDI and audio")
+        progress(Stage.RENDERING)
     seeded = composition.request
     render = functools.partial(
         render_files,
@@ -52,11 +50,14 @@ async def produce(
         list(composition.sections),
         seeded.mood,
         out_dir,
-        stem(seeded),
+        file_stem(seeded),
         tempo=seeded.tempo,
         fmt=fmt,
         soundfont=soundfont,
-        upload_limit=upload_limit,
+        max_bytes=max_bytes,
     )
-    files, note = await asyncio.get_running_loop().run_in_executor(executor, render)
-    return Song(composition, files, note)
+    if renderer is not None:
+        files = await renderer.run(render)
+    else:
+        files = await asyncio.get_running_loop().run_in_executor(None, render)
+    return Song(composition, files)

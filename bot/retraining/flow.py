@@ -13,30 +13,53 @@ from pathlib import Path
 
 import discord
 
+from bgm.errors import BgmError
+from bgm.files import is_music
 from bot import formatting
 from bot.live import LiveText
-from bot.settings import BotSettings
-from bot.trainer import (
+from bot.retraining.runner import (
     TrainingCancelled,
     TrainingFailed,
     TrainingRunner,
     TrainProgress,
     TrainRequest,
-    wait_until_served,
 )
-from bot.uploads import MUSIC_SUFFIXES, UploadLimits, UploadRejected, check_attachments, inspect, save
+from bot.retraining.uploads import UploadLimits, UploadRejected, check_attachments, inspect, save
+from bot.settings import BotSettings
+from composer.client import ModelClient, ModelInfo
 
 log = logging.getLogger(__name__)
 
 
 def _has_music(folder: Path) -> bool:
-    return folder.is_dir() and any(p.suffix in MUSIC_SUFFIXES for p in folder.rglob("*"))
+    return folder.is_dir() and any(is_music(p.name) for p in folder.rglob("*"))
 
 
-class Retrainer:
+async def wait_until_served(
+    client: ModelClient, version: int, timeout_s: float, poll_s: float = 1.0
+) -> ModelInfo:
+    """The model info once the server serves ``version`` as its latest; ``TrainingFailed`` on timeout."""
+    loop = asyncio.get_running_loop()
+    give_up = loop.time() + timeout_s
+    while (left := give_up - loop.time()) > 0:
+        try:
+            states = await asyncio.wait_for(client.versions(), left)
+            if states.get(version) == "AVAILABLE":
+                info = await asyncio.wait_for(client.metadata(), max(give_up - loop.time(), 0.1))
+                if info.version >= version:
+                    return info
+        except (BgmError, TimeoutError):
+            pass  # restarting or busy loading: keep asking until the deadline
+        await asyncio.sleep(min(poll_s, max(give_up - loop.time(), 0)))
+    raise TrainingFailed(
+        f"version {version} was published, but the model server has not loaded it after {timeout_s:g} s"
+    )
+
+
+class RetrainFlow:
     """One training at a time, from the command to the announcement that the new version is live."""
 
-    def __init__(self, settings: BotSettings, client, runner: TrainingRunner) -> None:
+    def __init__(self, settings: BotSettings, client: ModelClient, runner: TrainingRunner) -> None:
         self.settings, self.client, self.runner = settings, client, runner
         self.limits = UploadLimits.from_settings(settings)
         self._task: asyncio.Task | None = None

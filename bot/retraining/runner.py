@@ -1,9 +1,9 @@
-"""Training from the bot: ``bgm train`` in its own process, one at a time, its output read as progress.
+"""``bgm train`` in its own process, one at a time, followed through its progress events.
 
-The bot never imports ``training``: it runs the command line, parses the lines training prints
-(``epoch 2/8: 300,000 windows``, ``  loss 4.461  acc 0.289  val_loss ...``, ``published <path>: ...``)
-and, on failure, reports the last line of stderr (``bgm train: <sentence>``). The subprocess
-publishes atomically, so a failed or cancelled run leaves the live model as it was.
+The bot never imports ``training``: it runs the command line with ``--json-progress`` and reads the
+``bgm.progress`` events training writes on stdout (other lines are for people and ignored); on
+failure it reports the last line of stderr (``bgm train: <sentence>``). The subprocess publishes
+atomically, so a failed or cancelled run leaves the live model as it was.
 """
 
 from __future__ import annotations
@@ -11,22 +11,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import re
 import signal
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from enum import Enum
 from pathlib import Path
 
-from bot.errors import BgmError
+from bgm import progress as events
+from bgm.errors import BgmError
 
-EPOCH = re.compile(r"^epoch (\d+)/(\d+): ([\d,]+) windows")
-METRICS = re.compile(
-    r"^\s*loss (?P<loss>[\d.]+)\s+acc (?P<acc>[\d.]+)\s+val_loss (?P<val_loss>[\d.]+)"
-    r"\s+val_acc (?P<val_acc>[\d.]+)(?:\s+val_ppl (?P<val_ppl>[\d.]+))?"
-)
-PUBLISHED = re.compile(r"^published (\S+?):?(\s|$)")
 SECRET_ENV = ("DISCORD_TOKEN", "BGM_DISCORD_TOKEN")  # training has no business with the bot's token
 KILL_GRACE_S = 10.0
 
@@ -49,6 +44,15 @@ class TrainingBusy(BgmError):
         super().__init__(f"A training is already running (started by {progress.requested_by}).")
 
 
+class Phase(Enum):
+    PREPARING = "preparing"  # reading the music, before the first epoch
+    TRAINING = "training"
+    EXPORTING = "exporting"
+    PUBLISHED = "published"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
 @dataclass(frozen=True)
 class TrainRequest:
     data: Path
@@ -59,40 +63,33 @@ class TrainRequest:
 
 @dataclass(frozen=True)
 class TrainProgress:
-    """Where a training stands; a new value for each line that changes it."""
+    """Where a training stands; a new value for each event that changes it."""
 
     requested_by: str
     epochs: int
-    phase: str = "preparing"  # preparing, training, exporting, published, failed, cancelled
+    phase: Phase = Phase.PREPARING
     epoch: int = 0
     windows: int | None = None
-    metrics: dict[str, float] = field(default_factory=dict)  # of the last finished epoch
+    last_epoch: events.EpochEnded | None = None  # the figures of the last finished epoch
     version: int | None = None
     reason: str | None = None
     started_at: float = field(default_factory=time.time)
 
 
-def parse_line(line: str, progress: TrainProgress) -> TrainProgress | None:
-    """``progress`` updated by one line of training's stdout, or None when the line says nothing new."""
-    if match := EPOCH.match(line):
-        epoch, epochs, windows = match.groups()
-        return replace(
-            progress,
-            phase="training",
-            epoch=int(epoch),
-            epochs=int(epochs),
-            windows=int(windows.replace(",", "")),
-        )
-    if match := METRICS.match(line):
-        metrics = {k: float(v) for k, v in match.groupdict().items() if v is not None}
-        last = progress.epoch >= progress.epochs
-        return replace(progress, metrics=metrics, phase="exporting" if last else progress.phase)
-    if line.startswith("early stop"):
-        return replace(progress, phase="exporting")
-    if match := PUBLISHED.match(line):
-        name = Path(match.group(1)).name
-        return replace(progress, phase="published", version=int(name) if name.isdigit() else None)
-    return None
+def advance(progress: TrainProgress, event: events.Event) -> TrainProgress:
+    """``progress`` after one of training's events."""
+    match event:
+        case events.EpochStarted():
+            return replace(
+                progress, phase=Phase.TRAINING, epoch=event.epoch, epochs=event.epochs, windows=event.windows
+            )
+        case events.EpochEnded():
+            return replace(progress, last_epoch=event)
+        case events.EarlyStopped() | events.Exporting():
+            return replace(progress, phase=Phase.EXPORTING)
+        case events.Published():
+            return replace(progress, phase=Phase.PUBLISHED, version=event.version)
+    return progress
 
 
 def failure_reason(stderr: list[str], returncode: int) -> str:
@@ -140,6 +137,7 @@ class TrainingRunner:
             str(request.epochs),
         ]
         args += ["--run-dir", str(self.work_dir / "run"), "--cache-dir", str(self.work_dir / "cache")]
+        args += ["--json-progress"]
         if not request.from_scratch:
             args += ["--from", "latest"]
         return args + self.extra_args
@@ -160,10 +158,10 @@ class TrainingRunner:
         try:
             version = await self._run(request, lambda: progress, update)
         except TrainingCancelled as error:
-            self.last = replace(progress, phase="cancelled", reason=str(error))
+            self.last = replace(progress, phase=Phase.CANCELLED, reason=str(error))
             raise
         except TrainingFailed as error:
-            self.last = replace(progress, phase="failed", reason=error.reason)
+            self.last = replace(progress, phase=Phase.FAILED, reason=error.reason)
             raise
         else:
             self.last = progress
@@ -190,9 +188,9 @@ class TrainingRunner:
 
         async def follow_stdout() -> None:
             async for raw in process.stdout:
-                new = parse_line(raw.decode(errors="replace").rstrip("\n"), get())
-                if new is not None:
-                    update(new)
+                event = events.from_line(raw.decode(errors="replace"))
+                if event is not None:
+                    update(advance(get(), event))
 
         async def follow_stderr() -> None:
             async for raw in process.stderr:
@@ -209,7 +207,7 @@ class TrainingRunner:
             await self._stop(process)  # the bot is closing: leave no orphan behind
             raise
         final = get()
-        if process.returncode == 0 and final.phase == "published" and final.version is not None:
+        if process.returncode == 0 and final.phase is Phase.PUBLISHED and final.version is not None:
             return final.version  # even if a cancel came in too late: the version is out
         if self._cancelled_by is not None:
             raise TrainingCancelled(self._cancelled_by)
@@ -236,22 +234,3 @@ class TrainingRunner:
                 return
             except TimeoutError:
                 continue
-
-
-async def wait_until_served(client, version: int, timeout_s: float, poll_s: float = 1.0):
-    """The model info once the server serves ``version`` as its latest; ``TrainingFailed`` on timeout."""
-    loop = asyncio.get_running_loop()
-    give_up = loop.time() + timeout_s
-    while (left := give_up - loop.time()) > 0:
-        try:
-            states = await asyncio.wait_for(client.versions(), left)
-            if states.get(version) == "AVAILABLE":
-                info = await asyncio.wait_for(client.metadata(), max(give_up - loop.time(), 0.1))
-                if info.version >= version:
-                    return info
-        except (BgmError, TimeoutError):
-            pass  # restarting or busy loading: keep asking until the deadline
-        await asyncio.sleep(min(poll_s, max(give_up - loop.time(), 0)))
-    raise TrainingFailed(
-        f"version {version} was published, but the model server has not loaded it after {timeout_s:g} s"
-    )

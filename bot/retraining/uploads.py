@@ -1,30 +1,29 @@
 """Training uploads: checked before anything starts, zips read in memory, saved under generated names.
 
 Two steps because the first can run before downloading: ``check_attachments`` looks at names
-and declared sizes only; ``inspect`` reads the bytes. A zip is never extracted with its own
-member names: each music member is read in memory (Python's zipfile yields at most the declared
-size, so the expanded-size check holds) and ``save`` writes it as ``0001.mid`` and so on.
+and declared sizes only; ``inspect`` reads the bytes. Which files are music and what a zip must
+pass are ``bgm.files``' rules (training's own reader applies them too); a zip is never extracted
+with its own member names: each music member is read in memory and ``save`` writes it as
+``0001.mid`` and so on. MIDI files are read with mido before training's much slower parser sees them.
 """
 
 from __future__ import annotations
 
 import io
-import re
 import secrets
-import stat
 import struct
 import time
 import zipfile
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
-from bot.errors import BgmError
+import mido
 
-MUSIC_SUFFIXES = (".mid", ".midi", ".mxl", ".musicxml", ".xml", ".abc", ".krn")
-ALLOWED = (*MUSIC_SUFFIXES, ".zip")
-ARCHIVE_SUFFIXES = (".zip", ".tar", ".gz", ".tgz", ".bz2", ".xz", ".7z", ".rar", ".jar", ".zst")
-ARCHIVE_MAGIC = (b"PK\x03\x04", b"\x1f\x8b", b"7z\xbc\xaf", b"Rar!", b"BZh", b"\xfd7zXZ")
-MAC_JUNK = re.compile(r"(^|/)(__MACOSX/|\._|\.DS_Store$)")
+from bgm import files
+from bgm.errors import BgmError
+from bgm.files import MIDI_SUFFIXES, MUSIC_SUFFIXES, ZIP_SUFFIX, ZipLimits, megabytes
+
+ALLOWED = (*MUSIC_SUFFIXES, ZIP_SUFFIX)
 # music21 builds every measure of a MIDI file: a single event 2^28 ticks late (4 bytes) or thousands of
 # tracks keep training's parser busy for hours and take gigabytes, so such files are refused here.
 MIDI_MAX_TRACKS = 128
@@ -38,19 +37,19 @@ class UploadRejected(BgmError):
 
 
 @dataclass(frozen=True)
-class UploadLimits:
-    max_files: int = 3
-    max_bytes: int = 8 * 1024 * 1024
-    max_members: int = 500
-    max_expanded: int = 64 * 1024 * 1024
+class UploadLimits(ZipLimits):
+    """``ZipLimits`` for each zip, and how many files of what size one command may attach."""
+
+    max_files: int
+    max_bytes: int  # per attached file
 
     @classmethod
     def from_settings(cls, settings) -> UploadLimits:
         return cls(
-            settings.upload_max_files,
-            settings.upload_max_bytes,
-            settings.upload_max_members,
-            settings.upload_max_expanded,
+            max_files=settings.upload_max_files,
+            max_bytes=settings.upload_max_bytes,
+            max_members=settings.upload_max_members,
+            max_expanded=settings.upload_max_expanded,
         )
 
 
@@ -67,30 +66,20 @@ def shown(name: str) -> str:
     return f"`{clean[:60] + '…' if len(clean) > 60 else clean}`"
 
 
-def _megabytes(size: int) -> str:
-    return f"{size / 1024 / 1024:.1f} MB"
-
-
-def _suffix(name: str) -> str:
-    return PurePosixPath(name).suffix.lower()
-
-
 def check_attachments(items: list[tuple[str, int]], limits: UploadLimits) -> None:
     """Names and declared sizes, before downloading anything."""
     if len(items) > limits.max_files:
         raise UploadRejected(f"{len(items)} files", f"are too many: attach at most {limits.max_files}")
     for name, size in items:
-        if _suffix(name) not in ALLOWED:
+        if files.suffix(name) not in ALLOWED:
             raise UploadRejected(name, f"is not a music file or zip (allowed: {' '.join(ALLOWED)})")
         if size > limits.max_bytes:
-            raise UploadRejected(
-                name, f"is {_megabytes(size)}, over the {_megabytes(limits.max_bytes)} limit"
-            )
+            raise UploadRejected(name, f"is {megabytes(size)}, over the {megabytes(limits.max_bytes)} limit")
 
 
 def _check_content(name: str, suffix: str, data: bytes, limits: UploadLimits) -> None:
     """The bytes look like what the suffix says (cheap checks; music21 does the real parsing)."""
-    if suffix in (".mid", ".midi"):
+    if suffix in MIDI_SUFFIXES:
         if not data.startswith(b"MThd"):
             raise UploadRejected(name, "is not a MIDI file (no MThd header)")
         if problem := _midi_problem(data):
@@ -103,50 +92,9 @@ def _check_content(name: str, suffix: str, data: bytes, limits: UploadLimits) ->
         raise UploadRejected(name, "declares XML entities, which music files never need")
 
 
-def _vlq(data: bytes, at: int, end: int) -> tuple[int, int]:
-    """A MIDI variable-length number at ``at``: (value, next offset); IndexError past ``end``."""
-    value = 0
-    for _ in range(4):
-        if at >= end:
-            raise IndexError(at)
-        byte = data[at]
-        at += 1
-        value = (value << 7) | (byte & 0x7F)
-        if not byte & 0x80:
-            return value, at
-    raise IndexError(at)  # more than 4 bytes: not MIDI
-
-
-def _track_ticks(data: bytes, at: int, end: int) -> int:
-    """Length in ticks of the track in ``data[at:end]``; IndexError when an event is malformed."""
-    ticks = 0
-    status = None
-    while at < end:
-        delta, at = _vlq(data, at, end)
-        ticks += delta
-        if at >= end:
-            raise IndexError(at)
-        if data[at] & 0x80:
-            status, at = data[at], at + 1
-        elif status is None or status >= 0xF0:  # running status only continues channel messages
-            raise IndexError(at)
-        if status == 0xFF:  # meta event: type, length, data
-            length, at = _vlq(data, at + 1, end)
-            at += length
-        elif status in (0xF0, 0xF7):  # sysex: length, data
-            length, at = _vlq(data, at, end)
-            at += length
-        elif status >= 0xF0:
-            raise IndexError(at)
-        else:
-            at += 1 if 0xC0 <= status < 0xE0 else 2
-    if at > end:
-        raise IndexError(at)
-    return ticks
-
-
 def _midi_problem(data: bytes) -> str | None:
-    """Why a MIDI file cannot be trained on, from its chunks and events alone, or None."""
+    """Why a MIDI file cannot be trained on, from its header, then its tracks as mido reads them."""
+    # The header first: cheap, and it says how much reading the tracks would take.
     if len(data) < 14:
         return "is truncated (no complete MIDI header)"
     length, fmt, tracks, division = struct.unpack(">IHHH", data[4:14])
@@ -156,38 +104,20 @@ def _midi_problem(data: bytes) -> str | None:
         return "uses a time division the trainer cannot read (SMPTE or zero ticks per beat)"
     if not 1 <= tracks <= MIDI_MAX_TRACKS:
         return f"declares {tracks} tracks (1 to {MIDI_MAX_TRACKS} are accepted)"
-    at, found, longest = 8 + length, 0, 0
-    while found < tracks:
-        if at + 8 > len(data):
-            return "is truncated (fewer tracks than its header declares)"
-        kind, size = data[at : at + 4], struct.unpack(">I", data[at + 4 : at + 8])[0]
-        start, at = at + 8, at + 8 + size
-        if at > len(data):
-            return "is truncated (a track runs past the end of the file)"
-        if kind != b"MTrk":
-            continue  # unknown chunks are allowed, and skipped
-        found += 1
-        try:
-            longest = max(longest, _track_ticks(data, start, at))
-        except IndexError:
-            return f"is corrupt (track {found} has a malformed event)"
+    try:
+        midi = mido.MidiFile(file=io.BytesIO(data))
+    except EOFError:
+        return "is truncated (it ends inside a track, or has fewer tracks than its header declares)"
+    except Exception as error:  # hostile bytes can fail mido's reader in many ways; each is a refusal
+        detail = "".join(c for c in str(error) if c.isprintable())[:80] or type(error).__name__
+        return f"is corrupt ({detail})"
+    longest = max((sum(message.time for message in track) for track in midi.tracks), default=0)
     if longest / division > MIDI_MAX_QUARTERS:
         return (
             f"lasts {longest // division:,} beats, over the limit of {MIDI_MAX_QUARTERS:,} "
             "(a corrupt delta time?)"
         )
     return None
-
-
-def _unsafe(member: str) -> bool:
-    path = PurePosixPath(member)
-    return (
-        member.startswith(("/", "\\"))
-        or "\\" in member
-        or "\x00" in member
-        or re.match(r"^[A-Za-z]:", member) is not None
-        or ".." in path.parts
-    )
 
 
 def _zip_members(name: str, data: bytes, limits: UploadLimits) -> list[zipfile.ZipInfo]:
@@ -197,20 +127,8 @@ def _zip_members(name: str, data: bytes, limits: UploadLimits) -> list[zipfile.Z
         members = archive.infolist()
     except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError):
         raise UploadRejected(name, "is not a readable zip archive") from None
-    if len(members) > limits.max_members:
-        raise UploadRejected(name, f"holds {len(members)} files, over the limit of {limits.max_members}")
-    expanded = sum(m.file_size for m in members)
-    if expanded > limits.max_expanded:
-        raise UploadRejected(
-            name, f"would expand to {_megabytes(expanded)}, over the {_megabytes(limits.max_expanded)} limit"
-        )
-    for member in members:
-        if _unsafe(member.filename):
-            raise UploadRejected(name, f"contains an unsafe path ({shown(member.filename)})")
-        if member.flag_bits & 0x1:
-            raise UploadRejected(name, "is encrypted")
-        if stat.S_ISLNK(member.external_attr >> 16):  # harmless unextracted, but never music
-            raise UploadRejected(name, f"contains a symbolic link ({shown(member.filename)})")
+    if problem := files.zip_problem(members, limits, quote=shown):
+        raise UploadRejected(name, problem)
     return members
 
 
@@ -219,10 +137,10 @@ def _read_zip(name: str, data: bytes, limits: UploadLimits) -> list[MusicFile]:
     archive = zipfile.ZipFile(io.BytesIO(data))
     found = []
     for member in members:
-        inner, suffix = member.filename, _suffix(member.filename)
-        if member.is_dir() or MAC_JUNK.search(inner):
+        inner, suffix = member.filename, files.suffix(member.filename)
+        if member.is_dir() or files.is_junk(inner):
             continue
-        if suffix in ARCHIVE_SUFFIXES:
+        if suffix in files.ARCHIVE_SUFFIXES:
             raise UploadRejected(
                 name, f"contains another archive ({shown(inner)}); zip the music files directly"
             )
@@ -232,7 +150,7 @@ def _read_zip(name: str, data: bytes, limits: UploadLimits) -> list[MusicFile]:
             content = archive.read(member)
         except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, ValueError):
             raise UploadRejected(name, f"is corrupt ({shown(inner)} cannot be read)") from None
-        if suffix != ".mxl" and content.startswith(ARCHIVE_MAGIC):
+        if suffix != ".mxl" and content.startswith(files.ARCHIVE_MAGIC):
             raise UploadRejected(
                 name, f"contains another archive ({shown(inner)}); zip the music files directly"
             )
@@ -246,19 +164,19 @@ def _read_zip(name: str, data: bytes, limits: UploadLimits) -> list[MusicFile]:
 def inspect(name: str, data: bytes, limits: UploadLimits) -> list[MusicFile]:
     """The music in one upload (one file, or each music member of a zip), or why it is refused."""
     check_attachments([(name, len(data))], limits)
-    suffix = _suffix(name)
-    if suffix == ".zip":
+    suffix = files.suffix(name)
+    if suffix == ZIP_SUFFIX:
         return _read_zip(name, data, limits)
     _check_content(name, suffix, data, limits)
     return [MusicFile(name, suffix, data)]
 
 
-def save(files: list[MusicFile], root: Path) -> Path:
-    """Write ``files`` into a new folder under ``root`` as 0001.mid, 0002.abc...; returns the folder."""
+def save(music_files: list[MusicFile], root: Path) -> Path:
+    """Write the files into a new folder under ``root`` as 0001.mid, 0002.abc...; returns the folder."""
     root = root.resolve()
     folder = root / f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(4)}"
     folder.mkdir(parents=True)
-    for number, music in enumerate(files, 1):
+    for number, music in enumerate(music_files, 1):
         if music.suffix not in MUSIC_SUFFIXES:  # names are ours alone: a suffix from the whitelist
             raise ValueError(f"not a music suffix: {music.suffix!r}")
         (folder / f"{number:04d}{music.suffix}").write_bytes(music.data)

@@ -2,15 +2,22 @@
 
 ``bgm:regen:<track id>`` composes the track's options again with a new seed; ``bgm:var:<track id>``
 keeps the seed and form and draws the next variation. The track itself is read from the store.
+A click goes to the ``tracks`` of the bot that received it (``app.BgmBot``), whichever process
+posted the button.
 """
 
 from __future__ import annotations
 
 import re
+from typing import Protocol
 
 import discord
 
 KINDS = {"regen": ("Regenerate", "🔁"), "var": ("Variation", "🎲")}
+
+
+class Remixer(Protocol):
+    async def remix(self, interaction: discord.Interaction, track_id: int, kind: str) -> None: ...
 
 
 class RemixButton(
@@ -35,14 +42,8 @@ class RemixButton(
         return cls(match["kind"], int(match["track"]))
 
     async def callback(self, interaction: discord.Interaction) -> None:
-        # Looked up at click time: the cog of the running bot, whichever process posted the button.
-        cog = interaction.client.get_cog("bgm")
-        if cog is None:
-            await interaction.response.send_message(
-                "The bot is starting up; try again shortly.", ephemeral=True
-            )
-            return
-        await cog.remix(interaction, self.track_id, self.kind)
+        tracks: Remixer = interaction.client.tracks  # registered in setup_hook, after tracks exists
+        await tracks.remix(interaction, self.track_id, self.kind)
 
 
 def track_view(track_id: int) -> discord.ui.View:

@@ -15,87 +15,47 @@ is told it was lost. None is dropped silently.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable
-from concurrent.futures import Executor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import replace
 from pathlib import Path
 
 import discord
 
+from bgm.errors import BgmError
 from bot import formatting
-from bot.buttons import track_view
-from bot.composer import Composer, ComposeRequest
-from bot.errors import BgmError
 from bot.live import LiveText
-from bot.queue import JobQueue, Reservation
-from bot.replies import Reply
+from bot.replies import ChannelReply, Reply
 from bot.settings import BotSettings
-from bot.songs import TOO_LARGE, Song, produce
-from bot.store import FAILED, POSTED, Track, TrackStore
+from bot.tracks.buttons import track_view
+from bot.tracks.queue import JobQueue, Reservation
+from bot.tracks.store import FAILED, POSTED, Track, TrackStore
+from composer.composer import Composer, ComposeRequest
+from composer.render import NoAudio
+from composer.render_pool import RenderPool
+from composer.song import Song, make_song
 
 log = logging.getLogger(__name__)
 RESUME_WITHIN_S = 3600.0  # a request older than this when the bot comes back is reported, not made
-RESTARTED = "🔁 The bot restarted before your song was done, so it is being made again here."
 DEFAULT_UPLOAD_LIMIT = discord.utils.DEFAULT_FILE_SIZE_LIMIT_BYTES
+ENVELOPE_BYTES = 64 * 1024  # the embed and multipart overhead that shares the upload with the files
 SOMETHING_WRONG = "Something went wrong while composing; it has been logged."
 
 
-class ChannelReply:
-    """``Reply``'s interface for a track with no interaction (one recovered after a restart).
-
-    Progress is one message in the track's channel that mentions the requester; the result is a new
-    message (so its arrival notifies them), after which the progress message goes.
-    """
-
-    def __init__(self, channel: discord.abc.Messageable, mention: str, preface: str = RESTARTED) -> None:
-        self.channel, self.mention, self.preface = channel, mention, preface
-        self.message: discord.Message | None = None
-
-    async def show(self, text: str) -> None:
-        content = f"{self.mention} {self.preface}\n{text}"
-        if self.message is None:
-            self.message = await self.channel.send(content)
-        else:
-            await self.message.edit(content=content)
-
-    async def finish(
-        self,
-        content: str | None = None,
-        *,
-        embed: discord.Embed | None = None,
-        paths: list[Path] = (),
-        view: discord.ui.View | None = None,
-    ) -> discord.Message:
-        text = f"{self.mention} {content or ''}".strip()
-        if not paths and self.message is not None:  # an error or a notice: said in the message they have
-            return await self.message.edit(content=text)
-        message = await self.channel.send(
-            content=text, embed=embed, files=[discord.File(p) for p in paths] or None, view=view
-        )
-        if self.message is not None:
-            with contextlib.suppress(discord.HTTPException):
-                await self.message.delete()
-        return message
-
-
 class TrackMaker:
+    """Tracks from request to posted message; built by ``app.BgmBot``, which owns what it is given."""
+
     def __init__(
         self,
         settings: BotSettings,
         composer: Composer,
         store: TrackStore,
         queue: JobQueue,
-        renderer: Executor | None = None,
+        renderer: RenderPool | None = None,
     ) -> None:
         self.settings, self.composer, self.store, self.queue = settings, composer, store, queue
-        self.renderer = renderer  # a process pool in the bot; None: the loop's default threads
-        # A new pool for a broken one (a render worker killed, e.g. by the OOM killer, breaks its pool
-        # for good); None: a broken pool's error is the song's.
-        self.renew_renderer: Callable[[], Executor] | None = None
+        self.renderer = renderer  # render worker processes in the bot; None: the loop's default threads
         self._active: set[asyncio.Task] = set()  # handlers still to tell their requester something
 
     async def start(self, interaction: discord.Interaction, request: ComposeRequest, parent: Track | None):
@@ -130,6 +90,21 @@ class TrackMaker:
         finally:
             place.release()  # if it was not used (the defer failed...): the place goes to someone else
             self._active.discard(task)
+
+    async def remix(self, interaction: discord.Interaction, track_id: int, kind: str) -> None:
+        """A button press: the track again with a new seed (regen) or its next variation (var)."""
+        original = await self.store.get(track_id)
+        if original is None or original.request.seed is None:
+            await interaction.response.send_message(
+                "I have no record of that track any more.", ephemeral=True
+            )
+            return
+        if kind == "regen":
+            request = replace(original.request, seed=None, variation=0)
+        else:
+            variation = await self.store.next_variation(original.root_id, original.request.seed)
+            request = replace(original.request, variation=variation)
+        await self.start(interaction, request, parent=original)
 
     async def recover(self, channel_for: Callable[[Track], discord.abc.Messageable]) -> int:
         """Pick up the tracks a killed bot left pending: queue each again, or tell its requester.
@@ -185,29 +160,17 @@ class TrackMaker:
     ) -> None:
         live = LiveText(reply.show)
 
-        async def attempt(renderer: Executor | None) -> Song:
-            return await produce(
+        async def work() -> Song:
+            return await make_song(
                 self.composer,
                 track.request,
                 self.settings.data_dir / "songs" / str(track.id),
-                upload_limit=upload_limit,
+                max_bytes=upload_limit - ENVELOPE_BYTES,
                 fmt=self.settings.audio_format,
                 soundfont=self.settings.soundfont,
                 progress=lambda stage: live.set(formatting.stage_text(stage)),
-                executor=renderer,
+                renderer=self.renderer,
             )
-
-        async def work() -> Song:
-            renderer = self.renderer
-            try:
-                return await attempt(renderer)
-            except BrokenProcessPool:
-                if self.renew_renderer is None:
-                    raise
-                if self.renderer is renderer:  # the first job to find it broken replaces it
-                    log.warning("a render worker died; starting new ones")
-                    self.renderer = self.renew_renderer()
-                return await attempt(self.renderer)
 
         try:
             ticket = self.queue.submit(
@@ -245,12 +208,12 @@ class TrackMaker:
         )
         paths = [files.audio, files.midi] if files.audio else [files.midi]
         try:
-            message = await self._send(reply, done, parent, paths, song.note, mention)
+            message = await self._send(reply, done, parent, paths, files.no_audio, mention)
         except discord.HTTPException as error:
             if error.status != 413 or not files.audio:
                 raise
             # The channel's limit was smaller than the interaction said: the MIDI alone.
-            message = await self._send(reply, done, parent, [files.midi], TOO_LARGE, mention)
+            message = await self._send(reply, done, parent, [files.midi], NoAudio.TOO_LARGE, mention)
         await self.store.update(
             track.id,
             request=done.request,
@@ -264,8 +227,10 @@ class TrackMaker:
         )
 
     @staticmethod
-    async def _send(reply, track, parent, paths: list[Path], note, mention) -> discord.Message:
-        embed = formatting.track_embed(track, mention, parent, note)
+    async def _send(
+        reply, track, parent, paths: list[Path], no_audio: NoAudio | None, mention
+    ) -> discord.Message:
+        embed = formatting.track_embed(track, mention, parent, formatting.no_audio_note(no_audio))
         return await reply.finish(embed=embed, paths=paths, view=track_view(track.id))
 
     async def shutdown(self, grace: float = 5.0) -> None:

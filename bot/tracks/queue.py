@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.errors import BgmError
+from bgm.errors import BgmError
 
 DEFAULT_JOB_S = 30.0  # a first guess at a song's time, until real ones are measured
 

@@ -18,7 +18,7 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from bot.composer import ComposeRequest
+from composer.composer import ComposeRequest
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS tracks (

@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 
 from bgm.form import LAYOUT, WINDOWS_PER_PART
-from bot.composer import RESTART_EVERY, Composer, ComposeRequest
-from bot.errors import BgmError, ServerUnavailable, UnknownMood
-from bot.serving import ModelClient
+from composer.client import ModelClient
+from composer.composer import RESTART_EVERY, Composer, ComposeRequest
+from composer.errors import BgmError, ServerUnavailable, UnknownMood
+from composer.stages import Stage
 
 
 class CountingClient(ModelClient):
@@ -139,3 +140,31 @@ def test_no_server_is_a_clear_error_within_the_retry_budget():
 
     with pytest.raises(ServerUnavailable, match="127.0.0.1:9 is not answering"):
         asyncio.run(run())
+
+
+def test_progress_reports_the_stages_in_order(server):
+    stages = []
+
+    async def run():
+        client = ModelClient(server.address)
+        try:
+            await Composer(client).compose(ComposeRequest("calm", "short", seed=1), stages.append)
+        finally:
+            await client.close()
+
+    asyncio.run(run())
+    assert stages == [Stage.FIRST_PARTS, Stage.VERSE_2]
+
+
+def test_the_model_info_comes_typed_from_the_metadata_signature(server):
+    async def run():
+        client = ModelClient(server.address)
+        try:
+            return await client.metadata()
+        finally:
+            await client.close()
+
+    info = asyncio.run(run())
+    assert info.version == 1 and info.window == 32 and info.state_size == 0
+    assert info.primers.shape == (len(info.moods), 4, 32) and info.vocab[0] == "_"
+    assert info.info == {"note": "untrained test model"} and info.tokenizer_version is not None

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from bot.sampling import greedy, sample
+from composer.sampling import greedy, sample
 
 
 def test_top_p_never_picks_outside_the_nucleus():

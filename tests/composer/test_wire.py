@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from bot.wire import to_array, to_proto
+from composer.wire import to_array, to_proto
 from model_server.tensors import to_tensor_proto
 
 
@@ -55,10 +55,10 @@ def test_a_short_reply_is_an_error_not_garbage():
 def test_the_client_loads_no_tensorflow_runtime_yet_tensorflow_still_loads_after_it():
     code = (
         "import sys\n"
-        "import bot.serving\n"
+        "import composer.client\n"
         "print('tensorflow' in sys.modules, 'tensorflow.python' in sys.modules)\n"
         "import tensorflow as tf\n"
-        "from bot.wire import to_proto\n"
+        "from composer.wire import to_proto\n"
         "import numpy as np\n"
         "print(tf.make_ndarray(to_proto(np.arange(3, dtype=np.int32))).tolist())\n"
     )

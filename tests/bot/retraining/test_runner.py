@@ -1,4 +1,4 @@
-"""The training runner against a fake ``bgm train``: progress, failures, cancel, one at a time."""
+"""The training runner against a fake ``bgm train``: progress events, failures, cancel, one at a time."""
 
 import asyncio
 import sys
@@ -6,18 +6,20 @@ from pathlib import Path
 
 import pytest
 
-from bot.errors import ServerUnavailable
-from bot.trainer import (
+from bgm import progress as events
+from bot.retraining.flow import wait_until_served
+from bot.retraining.runner import (
+    Phase,
     TrainingBusy,
     TrainingCancelled,
     TrainingFailed,
     TrainingRunner,
     TrainProgress,
     TrainRequest,
+    advance,
     failure_reason,
-    parse_line,
-    wait_until_served,
 )
+from composer.errors import ServerUnavailable
 
 FAKE = Path(__file__).with_name("fake_train.py")
 
@@ -30,27 +32,24 @@ def request(tmp_path, epochs=2, from_scratch=False) -> TrainRequest:
     return TrainRequest(tmp_path / "uploads", epochs, from_scratch, "ann")
 
 
-def test_epoch_and_metric_lines_become_progress():
-    progress = TrainProgress("ann", 8)
-    progress = parse_line("epoch 1/8: 300,000 windows", progress)
-    assert (progress.phase, progress.epoch, progress.epochs, progress.windows) == ("training", 1, 8, 300_000)
-    line = "  loss 4.461  acc 0.289  val_loss 4.273  val_acc 0.352  val_ppl 71.76  108 tokens/s"
-    progress = parse_line(line, progress)
-    assert progress.metrics == {
-        "loss": 4.461,
-        "acc": 0.289,
-        "val_loss": 4.273,
-        "val_acc": 0.352,
-        "val_ppl": 71.76,
-    }
-    assert parse_line("1/1 - 2s - loss: 4.2", progress) is None
-    assert parse_line("published models/bgm/7: val_loss 4.2", progress).version == 7
+def test_epoch_events_become_progress():
+    progress = advance(TrainProgress("ann", 8), events.EpochStarted(1, 8, 300_000))
+    assert (progress.phase, progress.epoch, progress.epochs, progress.windows) == (
+        Phase.TRAINING,
+        1,
+        8,
+        300_000,
+    )
+    ended = events.EpochEnded(1, 8, 4.461, 0.289, 4.273, 0.352, 71.76, 108.0)
+    progress = advance(progress, ended)
+    assert progress.last_epoch == ended and progress.phase is Phase.TRAINING
+    assert advance(progress, events.Published(7, "models/bgm/7", 4.2, 66.7, 90.0)).version == 7
 
 
-def test_the_last_epoch_and_early_stop_mean_exporting():
-    progress = parse_line("epoch 2/2: 10 windows", TrainProgress("ann", 2))
-    assert parse_line("  loss 1.0  acc 0.5  val_loss 1.0  val_acc 0.5", progress).phase == "exporting"
-    assert parse_line("early stop: no better validation loss for 2 epochs", progress).phase == "exporting"
+def test_early_stop_and_export_mean_exporting():
+    progress = advance(TrainProgress("ann", 2), events.EpochStarted(2, 2, 10))
+    assert advance(progress, events.Exporting(2)).phase is Phase.EXPORTING
+    assert advance(progress, events.EarlyStopped(2, 2)).phase is Phase.EXPORTING
 
 
 def test_the_failure_reason_is_trainings_own_sentence():
@@ -72,6 +71,7 @@ def test_arguments_fine_tune_unless_from_scratch(tmp_path):
         "--epochs",
         "3",
     ]
+    assert "--json-progress" in args  # the events, not sentences
     assert args[-4:] == ["--from", "latest", "--units", "8"]
     assert "--from" not in r.arguments(request(tmp_path, from_scratch=True))
 
@@ -81,8 +81,9 @@ async def test_a_clean_run_reports_each_epoch_and_the_published_version(tmp_path
     r = runner(tmp_path, "ok")
     version = await r.run(request(tmp_path, epochs=3), seen.append)
     assert version == 1 and (tmp_path / "models" / "bgm" / "1").is_dir()
-    assert [p.epoch for p in seen if p.phase == "training" and not p.metrics] == [1]
-    assert seen[-1].phase == "published" and seen[-1].metrics["loss"] == pytest.approx(4.2)
+    assert [p.epoch for p in seen if p.phase is Phase.TRAINING and not p.last_epoch] == [1]
+    assert [p.phase for p in seen][-2:] == [Phase.EXPORTING, Phase.PUBLISHED]
+    assert seen[-1].last_epoch.loss == pytest.approx(4.2)
     assert not r.busy and r.last.version == 1
 
 
@@ -92,7 +93,7 @@ async def test_a_failed_run_says_why_and_publishes_nothing(tmp_path):
         await r.run(request(tmp_path), lambda p: None)
     assert error.value.reason == "No usable music found: all 3 files were skipped."
     assert not (tmp_path / "models" / "bgm").exists()
-    assert r.last.phase == "failed" and not r.busy
+    assert r.last.phase is Phase.FAILED and not r.busy
 
 
 async def test_a_crash_reports_the_exception_line(tmp_path):
@@ -113,7 +114,7 @@ async def test_cancel_stops_the_process_and_says_who(tmp_path):
     assert await r.cancel("bob")
     with pytest.raises(TrainingCancelled, match="cancelled by bob"):
         await asyncio.wait_for(run, 30)
-    assert not r.busy and r.last.phase == "cancelled"
+    assert not r.busy and r.last.phase is Phase.CANCELLED
     assert not await r.cancel("bob")  # nothing left to cancel
 
 

@@ -5,7 +5,7 @@ import zipfile
 
 import pytest
 
-from bot.uploads import UploadLimits, UploadRejected, check_attachments, inspect, save
+from bot.retraining.uploads import UploadLimits, UploadRejected, check_attachments, inspect, save
 from tests.conftest import write_tunes
 
 LIMITS = UploadLimits(max_files=3, max_bytes=100_000, max_members=10, max_expanded=200_000)

@@ -4,7 +4,7 @@ import asyncio
 
 import pytest
 
-from bot.queue import Cooldown, JobQueue, QueueClosed, QueueFull, TooManyForUser
+from bot.tracks.queue import Cooldown, JobQueue, QueueClosed, QueueFull, TooManyForUser
 
 
 class Clock:

@@ -1,7 +1,7 @@
 """The track record: round trips, families of tracks, and a reopened database."""
 
-from bot.composer import ComposeRequest
-from bot.store import Track, TrackStore
+from bot.tracks.store import Track, TrackStore
+from composer.composer import ComposeRequest
 
 
 def track(**overrides):
