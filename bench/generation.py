@@ -40,8 +40,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 
 from bgm.form import part_steps  # noqa: E402
-from bot.composer import Composer, ComposeRequest  # noqa: E402
-from bot.serving import ModelClient  # noqa: E402
+from composer.client import ModelClient  # noqa: E402
+from composer.composer import Composer, ComposeRequest  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "generation.json"
 CONCURRENT = 16

@@ -320,7 +320,7 @@ async def run_load(
                 await asyncio.sleep(0.25)
             seconds = loop.time() - began
             await lag.stop()
-            workers = getattr(bot.renderer, "_processes", None) or {}
+            workers = bot.renderer.pids if bot.renderer else []
             memory = {
                 "bot_and_fake_discord": peak_rss_mib(),
                 "render_workers": [peak_rss_mib(pid) for pid in workers],

@@ -16,7 +16,7 @@ import soundfile as sf
 from bgm.midi import midi_seconds
 
 RATE = 44100
-MAX_BYTES = 10 * 1024 * 1024  # Discord's attachment limit without boosts
+MAX_BYTES = 10 * 1024 * 1024  # the default cap on a song's files: what a chat upload takes without extras
 TARGET_DBFS = -16.0  # loudness every mood is brought to, so a calm song is not half as loud as an epic one
 PEAK_DBFS = -1.0  # headroom for the encoder's overshoot
 LEVEL_TOLERANCE_DB = 0.2  # closer than this to the target is left alone (a pass costs a second on a song)

@@ -1,36 +1,41 @@
-"""The bot: ``create_bot`` wires the parts together; ``run`` is ``bgm bot``."""
+"""The bot's composition root: ``BgmBot`` builds every part once, wires them, and closes what it owns.
+
+``create_bot`` makes one for a model client; ``run`` is ``bgm bot`` (the CLI passes in how to start
+a local model server when there is no ``BGM_SERVER``: the bot itself never imports one).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-import multiprocessing
-import os
 import signal
-from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
+import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 
 import discord
 import yarl
 from discord import app_commands
 from discord.ext import commands
 
-from bot import render_worker
-from bot.buttons import RemixButton
+from bgm.errors import BgmError
 from bot.cog import BgmCog
-from bot.errors import BgmError
-from bot.queue import JobQueue
-from bot.retrain import Retrainer
-from bot.serving import ModelClient
+from bot.retraining.flow import RetrainFlow
+from bot.retraining.runner import TrainingRunner
 from bot.settings import BotSettings
-from bot.store import TrackStore
-from bot.trainer import TrainingRunner
+from bot.tracks.buttons import RemixButton
+from bot.tracks.maker import TrackMaker
+from bot.tracks.queue import JobQueue
+from bot.tracks.store import TrackStore
+from composer.client import ModelClient
+from composer.composer import Composer
+from composer.render_pool import RenderPool
 
 log = logging.getLogger(__name__)
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 UNEXPECTED = "❌ Something went wrong; it has been logged."
-RENDER_NICENESS = 10  # render workers yield the CPU to the bot's event loop
+LocalServer = Callable[[], AbstractContextManager[str]]  # a model server for the bot's lifetime: its address
 
 
 def apply_endpoints(settings: BotSettings) -> None:
@@ -41,7 +46,14 @@ def apply_endpoints(settings: BotSettings) -> None:
         discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.discord_gateway_url)
 
 
+def model_client(settings: BotSettings, target: str) -> ModelClient:
+    return ModelClient(target, settings.model_name, deadline=settings.deadline_s, retry_for=settings.retry_s)
+
+
 class BgmBot(commands.Bot):
+    """Owns the track store, the queue, the render workers, the track maker and the retraining flow,
+    and the model client when ``owns_client``; the cog and the buttons are handed what they use."""
+
     def __init__(self, settings: BotSettings, client: ModelClient, owns_client: bool, **options) -> None:
         intents = discord.Intents.none()
         intents.guilds = True  # guild and role names for the admin check; no message content needed
@@ -64,45 +76,29 @@ class BgmBot(commands.Bot):
             settings.train_args,
             settings.train_timeout_s,
         )
-        self.retrainer = Retrainer(settings, client, runner)
-        self.cog: BgmCog | None = None
-        self.renderer: ProcessPoolExecutor | None = None
+        self.retraining = RetrainFlow(settings, client, runner)
+        # Made in setup_hook, once the bot starts: render workers are processes, the store a file.
+        self.renderer: RenderPool | None = None
+        self.tracks: TrackMaker | None = None
+        self.started = time.monotonic()
         self._closing = False
 
     async def setup_hook(self) -> None:
         await self.store.open()
-        self.cog = BgmCog(
-            self.settings, self.model_client, self.store, self.queue, self.retrainer, self._start_renderer()
+        self.renderer = RenderPool(self.settings.queue_concurrency)
+        self.tracks = TrackMaker(
+            self.settings, Composer(self.model_client), self.store, self.queue, self.renderer
         )
-        self.cog.tracks.renew_renderer = self._start_renderer
-        await self.add_cog(self.cog)
+        cog = BgmCog(self.model_client, self.store, self.queue, self.tracks, self.retraining, self.started)
+        await self.add_cog(cog)
         # Songs a killed predecessor left queued: made again (or their requesters told), over REST.
-        await self.cog.tracks.recover(
+        await self.tracks.recover(
             lambda track: self.get_partial_messageable(track.channel_id, guild_id=track.guild_id)
         )
-        self.add_dynamic_items(RemixButton)
+        self.add_dynamic_items(RemixButton)  # a click goes to self.tracks
         self.tree.on_error = on_tree_error
         if self.settings.sync_commands:
             await self.sync_commands()
-
-    def _start_renderer(self) -> ProcessPoolExecutor:
-        """A new pool of render workers (replacing a broken one, whose workers are gone)."""
-        old = self.renderer
-        # Spawned, not forked: a fork of a process running gRPC and TensorFlow threads is not safe.
-        # Niced: on a small host rendering must not take the CPU the event loop needs to answer in time.
-        self.renderer = ProcessPoolExecutor(
-            self.settings.queue_concurrency,
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=os.nice,
-            initargs=(RENDER_NICENESS,),
-        )
-        # Every worker started now (one per pending call; each imports music21 at once): a pool that
-        # spawns on demand would fork a worker from the event loop in the middle of a song (~100 ms).
-        for _ in range(self.settings.queue_concurrency):
-            self.renderer.submit(render_worker.ready)
-        if old is not None:
-            old.shutdown(wait=False, cancel_futures=True)
-        return self.renderer
 
     async def sync_commands(self) -> None:
         """Guild syncs show up at once; a global sync can take up to an hour to reach every client."""
@@ -123,11 +119,12 @@ class BgmBot(commands.Bot):
         # Tell everyone waiting before the connection goes; close() may be called more than once.
         if not self._closing:
             self._closing = True
-            if self.cog is not None:
-                await self.cog.shutdown()
+            if self.tracks is not None:
+                await self.tracks.shutdown()  # the queue closes: everyone waiting is told
+            await self.retraining.shutdown()
             await self.store.close()
             if self.renderer is not None:
-                self.renderer.shutdown(wait=False, cancel_futures=True)
+                self.renderer.close()
             if self._owns_client:
                 await self.model_client.close()
         await super().close()
@@ -161,31 +158,13 @@ def create_bot(settings: BotSettings, client: ModelClient | None = None, **optio
     if client is None:
         if not settings.server:
             raise ValueError("no model server: set BGM_SERVER or pass a client")
-        client = ModelClient(
-            settings.server, settings.model_name, deadline=settings.deadline_s, retry_for=settings.retry_s
-        )
+        client = model_client(settings, settings.server)
     return BgmBot(settings, client, owns, **options)
 
 
-@contextlib.contextmanager
-def _model_server(settings: BotSettings) -> Iterator[str]:
-    """``BGM_SERVER``, else an embedded server on the models folder (it picks up trained versions)."""
-    if settings.server:
-        yield settings.server
-        return
-    from model_server import DEFAULT_BATCHING_CONFIG, EmbeddedServer
-
-    (settings.models_dir / settings.model_name).mkdir(parents=True, exist_ok=True)
-    with EmbeddedServer(settings.models_dir, batching_config=DEFAULT_BATCHING_CONFIG) as server:
-        yield server.address
-
-
 async def _serve(settings: BotSettings, target: str) -> None:
-    client = ModelClient(
-        target, settings.model_name, deadline=settings.deadline_s, retry_for=settings.retry_s
-    )
-    bot = BgmBot(settings, client, owns_client=True)
     apply_endpoints(settings)
+    bot = BgmBot(settings, model_client(settings, target), owns_client=True)
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):  # docker stop sends SIGTERM: close cleanly on it too
         loop.add_signal_handler(signum, lambda: loop.create_task(bot.close()))
@@ -193,14 +172,21 @@ async def _serve(settings: BotSettings, target: str) -> None:
         await bot.start(settings.discord_token.get_secret_value())
 
 
-def run(settings: BotSettings) -> int:
-    """``bgm bot``: run until SIGINT or SIGTERM."""
+def run(settings: BotSettings, local_server: LocalServer | None = None) -> int:
+    """``bgm bot``: run until SIGINT or SIGTERM, against ``BGM_SERVER`` or else ``local_server()``."""
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     if not settings.discord_token.get_secret_value():
         log.error("DISCORD_TOKEN is not set (environment or .env)")
         return 2
+    if settings.server:
+        server: AbstractContextManager[str] = contextlib.nullcontext(settings.server)
+    elif local_server is not None:
+        server = local_server()
+    else:
+        log.error("no model server: set BGM_SERVER")
+        return 2
     try:
-        with _model_server(settings) as target:
+        with server as target:
             asyncio.run(_serve(settings, target))
     except discord.LoginFailure:
         log.error("Discord refused the token in DISCORD_TOKEN")

@@ -1,11 +1,24 @@
-"""Who may do what, decided when a command runs (Discord ignores default permissions on subcommands)."""
+"""Who may do what, decided when a command runs (Discord ignores default permissions on subcommands).
+
+``admin_only()`` is an app_commands check: a refusal is raised as ``NotAdmin`` and answered
+privately by the command tree's error handler, before the command looks at anything.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 import discord
+from discord import app_commands
 
 
-def is_admin(interaction: discord.Interaction, admin_roles: list[str] | tuple[str, ...]) -> bool:
+class NotAdmin(app_commands.CheckFailure):
+    def __init__(self, roles: Sequence[str]) -> None:
+        also = f" or the role {', '.join(roles)}" if roles else ""
+        super().__init__(f"Only server admins (Manage Server{also}) can train the model.")
+
+
+def is_admin(interaction: discord.Interaction, admin_roles: Sequence[str]) -> bool:
     """Manage Server (or Administrator) in this guild, or a role named in the settings."""
     if interaction.guild is None:
         return False  # training is per server; a DM has no admins
@@ -14,3 +27,19 @@ def is_admin(interaction: discord.Interaction, admin_roles: list[str] | tuple[st
         return True
     wanted = {name.casefold() for name in admin_roles}
     return any(role.name.casefold() in wanted for role in getattr(interaction.user, "roles", ()))
+
+
+def _settings_roles(interaction: discord.Interaction) -> Sequence[str]:
+    return interaction.client.settings.admin_roles  # the bot's settings (``app.BgmBot``)
+
+
+def admin_only(roles: Callable[[discord.Interaction], Sequence[str]] = _settings_roles):
+    """A check: only admins (``is_admin``, with the role names ``roles(interaction)`` gives) pass."""
+
+    async def predicate(interaction: discord.Interaction) -> bool:
+        allowed = roles(interaction)
+        if not is_admin(interaction, allowed):
+            raise NotAdmin(allowed)
+        return True
+
+    return app_commands.check(predicate)

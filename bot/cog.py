@@ -1,4 +1,6 @@
-"""The ``/bgm`` commands: check input, hand the job on (``tracks``, ``retrain``), format the answer.
+"""The ``/bgm`` commands: check input, hand the job on (``tracks``, ``retraining``), format the answer.
+
+The cog builds nothing: ``app.BgmBot`` makes the parts and passes them in.
 
 Layout: ``/bgm compose``, ``/bgm status`` and a ``/bgm train`` group with ``start``, ``status`` and
 ``cancel``. Discord does not let ``/bgm train`` be a command and a group at once, and a group keeps
@@ -11,29 +13,27 @@ import asyncio
 import contextlib
 import logging
 import time
-from concurrent.futures import Executor
-from dataclasses import replace
 from typing import Literal
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bgm.errors import BgmError
 from bgm.moods import MOODS
 from bot import formatting
-from bot.checks import is_admin
-from bot.composer import Composer, ComposeRequest
-from bot.errors import BgmError, ServerUnavailable
-from bot.queue import JobQueue
-from bot.retrain import Retrainer
-from bot.settings import BotSettings
-from bot.store import TrackStore
-from bot.tracks import TrackMaker
+from bot.checks import admin_only
+from bot.retraining.flow import RetrainFlow
+from bot.tracks.maker import TrackMaker
+from bot.tracks.queue import JobQueue
+from bot.tracks.store import TrackStore
+from composer.client import ModelClient
+from composer.composer import ComposeRequest
+from composer.errors import ServerUnavailable
 
 log = logging.getLogger(__name__)
 STATUS_TIMEOUT_S = 5.0
 MAX_SEED = 2**31 - 1
-REFUSED = "Only server admins (Manage Server{roles}) can train the model."
 MAX_EPOCHS_OPTION = 1000
 
 
@@ -53,17 +53,16 @@ class BgmCog(commands.GroupCog, name="bgm", group_name="bgm", group_description=
 
     def __init__(
         self,
-        settings: BotSettings,
-        client,
+        client: ModelClient,
         store: TrackStore,
         queue: JobQueue,
-        trainer: Retrainer,
-        renderer: Executor | None = None,
+        tracks: TrackMaker,
+        retraining: RetrainFlow,
+        started: float | None = None,
     ):
-        self.settings, self.client, self.store = settings, client, store
-        self.queue, self.trainer = queue, trainer
-        self.tracks = TrackMaker(settings, Composer(client), store, queue, renderer)
-        self.started = time.monotonic()
+        self.client, self.store, self.queue = client, store, queue
+        self.tracks, self.retraining = tracks, retraining
+        self.started = time.monotonic() if started is None else started
         super().__init__()
 
     @app_commands.command(description="Compose a song in a mood: audio, MIDI and its details, posted here")
@@ -94,21 +93,6 @@ class BgmCog(commands.GroupCog, name="bgm", group_name="bgm", group_description=
             return
         await self.tracks.start(interaction, ComposeRequest(mood, length, seed, tempo=tempo), parent=None)
 
-    async def remix(self, interaction: discord.Interaction, track_id: int, kind: str) -> None:
-        """A button press: the track again with a new seed (regen) or its next variation (var)."""
-        original = await self.store.get(track_id)
-        if original is None or original.request.seed is None:
-            await interaction.response.send_message(
-                "I have no record of that track any more.", ephemeral=True
-            )
-            return
-        if kind == "regen":
-            request = replace(original.request, seed=None, variation=0)
-        else:
-            variation = await self.store.next_variation(original.root_id, original.request.seed)
-            request = replace(original.request, variation=variation)
-        await self.tracks.start(interaction, request, parent=original)
-
     @app_commands.command(description="The live model, the model server's health and the queue")
     async def status(self, interaction: discord.Interaction) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
@@ -132,7 +116,7 @@ class BgmCog(commands.GroupCog, name="bgm", group_name="bgm", group_description=
             running=self.queue.running,
             done=await self.store.count(),
             uptime_s=time.monotonic() - self.started,
-            training=self.trainer.runner.current,
+            training=self.retraining.runner.current,
         )
         pairs += [
             (f"Version {v} not served", f"It failed to load: {why[:300]}")
@@ -141,14 +125,8 @@ class BgmCog(commands.GroupCog, name="bgm", group_name="bgm", group_description=
         ][:3]
         await interaction.followup.send(embed=formatting.status_embed(pairs), ephemeral=True)
 
-    async def _admin(self, interaction: discord.Interaction) -> bool:
-        if is_admin(interaction, self.settings.admin_roles):
-            return True
-        roles = f" or the role {', '.join(self.settings.admin_roles)}" if self.settings.admin_roles else ""
-        await interaction.response.send_message(f"🔒 {REFUSED.format(roles=roles)}", ephemeral=True)
-        return False
-
     @train.command(name="start", description="Train on attached music (or this server's earlier uploads)")
+    @admin_only()
     @app_commands.describe(
         file1="a MIDI, MusicXML, ABC or Humdrum file, or a zip of them",
         file2="another file",
@@ -165,23 +143,16 @@ class BgmCog(commands.GroupCog, name="bgm", group_name="bgm", group_description=
         epochs: app_commands.Range[int, 1, MAX_EPOCHS_OPTION] | None = None,
         from_scratch: bool = False,
     ) -> None:
-        if not await self._admin(interaction):
-            return
         if not await _out_of_range(interaction, "Epochs", epochs, 1, MAX_EPOCHS_OPTION):
             files = [f for f in (file1, file2, file3) if f is not None]
-            await self.trainer.start(interaction, files, epochs, from_scratch)
+            await self.retraining.start(interaction, files, epochs, from_scratch)
 
     @train.command(name="status", description="How the running (or last) training is going")
+    @admin_only()
     async def train_status(self, interaction: discord.Interaction) -> None:
-        if await self._admin(interaction):
-            await interaction.response.send_message(self.trainer.describe(), ephemeral=True)
+        await interaction.response.send_message(self.retraining.describe(), ephemeral=True)
 
     @train.command(name="cancel", description="Stop the running training; the live model stays")
+    @admin_only()
     async def train_cancel(self, interaction: discord.Interaction) -> None:
-        if await self._admin(interaction):
-            await self.trainer.cancel(interaction)
-
-    async def shutdown(self, grace: float = 5.0) -> None:
-        """Close the queue (everyone waiting is told) and stop a training, before the bot disconnects."""
-        await self.tracks.shutdown(grace)
-        await self.trainer.shutdown()
+        await self.retraining.cancel(interaction)

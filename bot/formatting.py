@@ -4,22 +4,30 @@ from __future__ import annotations
 
 import discord
 
-from bot.store import Track
-from bot.trainer import TrainProgress
+from bot.retraining.runner import Phase, TrainProgress
+from bot.tracks.store import Track
+from composer.render import NoAudio
+from composer.stages import Stage
 
 COLOUR = discord.Colour.from_rgb(88, 101, 242)
-STAGES = {  # the composer's progress messages, as the user reads them
-    "composing verse 1, chorus and bridge": "🎼 Composing verse 1, chorus and bridge…",
-    "composing verse 2": "🎼 Composing verse 2…",
-    "rendering MIDI and audio": "🎧 Rendering MIDI and audio…",
+STAGES = {  # the composer's stages, as the user reads them
+    Stage.FIRST_PARTS: "🎼 Composing verse 1, chorus and bridge…",
+    Stage.VERSE_2: "🎼 Composing verse 2…",
+    Stage.RENDERING: "🎧 Rendering MIDI and audio…",
+}
+NO_AUDIO = {  # why a track came without audio, said in its embed
+    NoAudio.TOO_LARGE: (
+        "The audio would be over this channel's upload limit even at its smallest, so here is the MIDI."
+    ),
+    NoAudio.UNAVAILABLE: "Audio could not be rendered on this host, so here is the MIDI.",
 }
 PHASES = {
-    "preparing": "reading the music",
-    "training": "training",
-    "exporting": "exporting and checking the new version",
-    "published": "published",
-    "failed": "failed",
-    "cancelled": "cancelled",
+    Phase.PREPARING: "reading the music",
+    Phase.TRAINING: "training",
+    Phase.EXPORTING: "exporting and checking the new version",
+    Phase.PUBLISHED: "published",
+    Phase.FAILED: "failed",
+    Phase.CANCELLED: "cancelled",
 }
 
 
@@ -41,8 +49,12 @@ def position_text(position: int) -> str:
     return "⏳ Starting…" if position <= 0 else f"⏳ Queued: position {position}."
 
 
-def stage_text(stage: str) -> str:
-    return STAGES.get(stage, f"{stage[:1].upper()}{stage[1:]}…")
+def stage_text(stage: Stage) -> str:
+    return STAGES[stage]
+
+
+def no_audio_note(reason: NoAudio | None) -> str | None:
+    return None if reason is None else NO_AUDIO[reason]
 
 
 def track_title(track: Track) -> str:
@@ -81,16 +93,15 @@ def track_embed(
 
 def training_text(progress: TrainProgress) -> str:
     """The one training message, edited as epochs go by."""
-    lines = [
-        f"🏋️ **Training** (asked by {progress.requested_by}): {PHASES.get(progress.phase, progress.phase)}"
-    ]
+    lines = [f"🏋️ **Training** (asked by {progress.requested_by}): {PHASES[progress.phase]}"]
     if progress.epoch:
         windows = f", {progress.windows:,} windows" if progress.windows else ""
         lines.append(f"Epoch {progress.epoch}/{progress.epochs}{windows}")
-    m = progress.metrics
-    if m:
-        accuracy = f", accuracy {m['val_acc']:.1%}" if "val_acc" in m else ""
-        lines.append(f"Last epoch: loss {m['loss']:.3f}, validation loss {m['val_loss']:.3f}{accuracy}")
+    if last := progress.last_epoch:
+        lines.append(
+            f"Last epoch: loss {last.loss:.3f}, validation loss {last.val_loss:.3f}, "
+            f"accuracy {last.val_accuracy:.1%}"
+        )
     return "\n".join(lines)
 
 
@@ -115,7 +126,7 @@ def status_lines(
         ("Uptime", uptime(uptime_s)),
     ]
     if training is not None:
-        pairs.append(("Training", f"{PHASES.get(training.phase, training.phase)}, epoch {training.epoch}"))
+        pairs.append(("Training", f"{PHASES[training.phase]}, epoch {training.epoch}"))
     return pairs
 
 

@@ -1,7 +1,9 @@
-"""Answering one interaction for as long as a job takes, past its 15-minute token if need be."""
+"""Where a job's progress and result go: the interaction while its 15-minute token lasts, then the
+channel (``Reply``); or the channel alone, for a job with no interaction any more (``ChannelReply``)."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 from pathlib import Path
 
@@ -9,6 +11,7 @@ import discord
 
 TOKEN_LIFETIME_S = 15 * 60
 MARGIN_S = 60  # an edit started just before expiry must still land
+RESTARTED = "🔁 The bot restarted before your song was done, so it is being made again here."
 
 
 class Reply:
@@ -52,3 +55,41 @@ class Reply:
             files=[discord.File(p) for p in paths] or None,
             view=view,
         )
+
+
+class ChannelReply:
+    """``Reply``'s interface for a job with no interaction (a track recovered after a restart).
+
+    Progress is one message in the channel that mentions the requester; the result is a new
+    message (so its arrival notifies them), after which the progress message goes.
+    """
+
+    def __init__(self, channel: discord.abc.Messageable, mention: str, preface: str = RESTARTED) -> None:
+        self.channel, self.mention, self.preface = channel, mention, preface
+        self.message: discord.Message | None = None
+
+    async def show(self, text: str) -> None:
+        content = f"{self.mention} {self.preface}\n{text}"
+        if self.message is None:
+            self.message = await self.channel.send(content)
+        else:
+            await self.message.edit(content=content)
+
+    async def finish(
+        self,
+        content: str | None = None,
+        *,
+        embed: discord.Embed | None = None,
+        paths: list[Path] = (),
+        view: discord.ui.View | None = None,
+    ) -> discord.Message:
+        text = f"{self.mention} {content or ''}".strip()
+        if not paths and self.message is not None:  # an error or a notice: said in the message they have
+            return await self.message.edit(content=text)
+        message = await self.channel.send(
+            content=text, embed=embed, files=[discord.File(p) for p in paths] or None, view=view
+        )
+        if self.message is not None:
+            with contextlib.suppress(discord.HTTPException):
+                await self.message.delete()
+        return message

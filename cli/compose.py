@@ -4,36 +4,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import sys
 import time
-from collections.abc import Iterator
 
 from bgm.settings import Settings
-
-
-@contextlib.contextmanager
-def _server(args: argparse.Namespace, settings: Settings) -> Iterator[str]:
-    """The target to talk to: ``--server``/``BGM_SERVER``, else an embedded server for this command."""
-    target = args.server or settings.server
-    if target:
-        yield target
-        return
-    from model_server import DEFAULT_BATCHING_CONFIG, EmbeddedServer
-
-    models = args.models or settings.models_dir
-    if not any((models / settings.model_name).glob("[0-9]*/saved_model.pb")):
-        raise FileNotFoundError(f"no model in {models / settings.model_name}: run `bgm train` first")
-    print(f"starting the embedded model server on {models} ...", flush=True)
-    with EmbeddedServer(models, batching_config=DEFAULT_BATCHING_CONFIG) as server:
-        yield server.address
+from cli.quiet import silenced_stderr
+from cli.serving import model_server
 
 
 async def _run(args: argparse.Namespace, settings: Settings, target: str):
-    from bgm.audio import MAX_BYTES
-    from bot.composer import Composer, ComposeRequest
-    from bot.serving import ModelClient
-    from bot.songs import produce
+    from composer.client import ModelClient
+    from composer.composer import Composer, ComposeRequest
+    from composer.song import make_song
 
     request = ComposeRequest(
         mood=args.mood,
@@ -48,26 +30,36 @@ async def _run(args: argparse.Namespace, settings: Settings, target: str):
         target, settings.model_name, deadline=settings.deadline_s, retry_for=settings.retry_s
     )
     try:
-        return await produce(
+        return await make_song(
             Composer(client),
             request,
             args.out or settings.out_dir,
-            upload_limit=MAX_BYTES,  # what Discord takes without boosts
             fmt=args.format,
             soundfont=args.soundfont or settings.soundfont,
-            progress=lambda stage: print(f"  {stage} ...", flush=True),
+            progress=lambda stage: print(f"  {stage.value} ...", flush=True),
         )
     finally:
         await client.close()
 
 
 def compose(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.errors import BgmError
+    from bgm.errors import BgmError
 
     started = time.perf_counter()
+    target = args.server or settings.server
+    models = args.models or settings.models_dir
+    if not target and not any((models / settings.model_name).glob("[0-9]*/saved_model.pb")):
+        print(
+            f"bgm compose: no model in {models / settings.model_name}: run `bgm train` first", file=sys.stderr
+        )
+        return 2
     try:
-        with _server(args, settings) as target:
-            song = asyncio.run(_run(args, settings, target))
+        # Everything but this command's own lines stays out of the terminal (see cli.quiet).
+        with silenced_stderr(not args.verbose):
+            if not target:
+                print(f"starting the embedded model server on {models} ...", flush=True)
+            with model_server(target, models, settings.model_name, quiet=not args.verbose) as address:
+                song = asyncio.run(_run(args, settings, address))
     except (BgmError, FileNotFoundError, RuntimeError) as error:
         print(f"bgm compose: {error}", file=sys.stderr)
         return 2
@@ -76,8 +68,8 @@ def compose(args: argparse.Namespace, settings: Settings) -> int:
     print(f"midi:   {files.midi}")
     if files.audio:
         print(f"audio:  {files.audio}")
-    if song.note:
-        print(f"note:   {song.note}")
+    if files.no_audio:
+        print(f"note:   no audio: {files.no_audio.value}")
     print(
         f"mood {args.mood}, seed {composition.request.seed}, model version {composition.model_version}, "
         f"key {files.key}, tempo {files.tempo} bpm, {minutes}:{seconds:02d} long "

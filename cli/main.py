@@ -1,4 +1,9 @@
-"""``bgm``: thin argument parsing over the library; each subcommand imports its part lazily."""
+"""``bgm``: the one front door. ``train``, ``serve``, ``compose`` and ``bot``: thin argument parsing
+over the library; each subcommand imports its part lazily, so ``bgm --help`` loads no TensorFlow.
+
+Settings come from the environment (``BGM_`` prefix) or ``.env``; an option given on the command line
+wins. Dependencies' log noise is kept out of the output unless ``--verbose`` (see ``cli.quiet``).
+"""
 
 from __future__ import annotations
 
@@ -6,14 +11,26 @@ import argparse
 import sys
 from pathlib import Path
 
+from bgm.training_defaults import ARCHS, DEFAULTS
+from cli.quiet import quiet_environment, silenced_stderr
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def _settings():
+    from bgm.settings import Settings
+
+    return Settings()
+
 
 def _train(args: argparse.Namespace) -> int:
-    from training.train import TrainingError, TrainOptions, train
+    with silenced_stderr(not args.verbose):  # TensorFlow's start-up lines
+        from training.train import TrainingError, TrainOptions, train
 
     options = TrainOptions(
         data=tuple(args.data),
         with_default_corpus=args.with_default_corpus,
-        models_dir=args.models,
+        models_dir=args.models or _settings().models_dir,
         run_dir=args.run_dir,
         cache_dir=args.cache_dir,
         resume=args.resume,
@@ -28,6 +45,7 @@ def _train(args: argparse.Namespace) -> int:
         seed=args.seed,
         corpus_share=args.corpus_share,
         workers=args.workers,
+        json_progress=args.json_progress,
     )
     try:
         train(options)
@@ -37,8 +55,8 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_train(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("train", help="train the BLSTM and publish a new model version")
+def _add_train(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("train", parents=[common], help="train the network and publish a new model version")
     p.add_argument(
         "--data",
         nargs="+",
@@ -51,14 +69,14 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--with-default-corpus", action="store_true", help="train on --data and the default corpus"
     )
-    p.add_argument("--models", type=Path, default=Path("models"), help="model base folder (default: models)")
+    p.add_argument("--models", type=Path, help="model base folder (default: BGM_MODELS_DIR or models)")
     p.add_argument(
-        "--run-dir", type=Path, default=Path("runs/train"), help="checkpoints (default: runs/train)"
+        "--run-dir", type=Path, default=DEFAULTS.run_dir, help=f"checkpoints (default: {DEFAULTS.run_dir})"
     )
     p.add_argument(
         "--cache-dir",
         type=Path,
-        default=Path.home() / ".cache/bgm/parsed",
+        default=DEFAULTS.cache_dir,
         help="parsed-token cache (default: ~/.cache/bgm/parsed)",
     )
     p.add_argument(
@@ -67,38 +85,54 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--from", dest="from_version", choices=["latest"], help="fine-tune the live version")
     p.add_argument(
         "--arch",
-        choices=["blstm", "lstm"],
-        default="blstm",
-        help="blstm: the seed's network; lstm: causal, carries its state, much faster to generate with",
+        choices=ARCHS,
+        default=DEFAULTS.arch,
+        help=f"lstm: causal, carries its state, much faster to compose with; blstm: the seed's network "
+        f"(default: {DEFAULTS.arch}, as the shipped model)",
     )
-    p.add_argument("--units", type=int, default=128, help="LSTM units per direction (the seed: 512)")
-    p.add_argument("--window", type=int, default=32, help="tokens of context (default: 32)")
-    p.add_argument("--epochs", type=int, default=10)
-    p.add_argument("--batch-size", type=int, default=256)
-    p.add_argument("--samples-per-epoch", type=int, default=400_000, help="windows drawn per epoch")
-    p.add_argument("--patience", type=int, default=2, help="epochs without improvement before stopping")
-    p.add_argument("--corpus-share", type=float, default=1.0, help="fraction of pieces to use (0..1]")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--units", type=int, default=DEFAULTS.units, help="LSTM units per direction (the seed: 512)"
+    )
+    p.add_argument("--window", type=int, default=DEFAULTS.window, help="tokens of context")
+    p.add_argument("--epochs", type=int, default=DEFAULTS.epochs)
+    p.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size)
+    p.add_argument(
+        "--samples-per-epoch", type=int, default=DEFAULTS.samples_per_epoch, help="windows drawn per epoch"
+    )
+    p.add_argument(
+        "--patience", type=int, default=DEFAULTS.patience, help="epochs without improvement before stopping"
+    )
+    p.add_argument(
+        "--corpus-share", type=float, default=DEFAULTS.corpus_share, help="fraction of pieces to use (0..1]"
+    )
+    p.add_argument("--seed", type=int, default=DEFAULTS.seed)
     p.add_argument("--workers", type=int, default=None, help="parsing processes (default: all cores)")
+    p.add_argument(
+        "--json-progress",
+        action="store_true",
+        help="progress as JSON lines (bgm.progress events) instead of sentences: for programs",
+    )
     p.set_defaults(run=_train)
 
 
 def _serve(args: argparse.Namespace) -> int:
     import logging
 
-    from model_server import DEFAULT_BATCHING_CONFIG, serve
+    with silenced_stderr(not args.verbose):  # TensorFlow's start-up lines
+        from model_server import DEFAULT_BATCHING_CONFIG, serve
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     batching = None if args.no_batching else (args.batching_config or DEFAULT_BATCHING_CONFIG)
-    serve(
-        args.models, host=args.host, port=args.port, batching_config=batching, poll_seconds=args.poll_seconds
-    )
+    models = args.models or _settings().models_dir
+    serve(models, host=args.host, port=args.port, batching_config=batching, poll_seconds=args.poll_seconds)
     return 0
 
 
-def _add_serve(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("serve", help="serve the models folder over TF Serving's gRPC API (embedded server)")
-    p.add_argument("--models", type=Path, default=Path("models"), help="folder of models (default: models)")
+def _add_serve(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser(
+        "serve", parents=[common], help="serve the models folder over TF Serving's gRPC API (embedded server)"
+    )
+    p.add_argument("--models", type=Path, help="folder of models (default: BGM_MODELS_DIR or models)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1, loopback only)")
     p.add_argument("--port", type=int, default=8500)
     p.add_argument("--batching-config", type=Path, help="TF Serving batching parameters file")
@@ -108,15 +142,13 @@ def _add_serve(sub: argparse._SubParsersAction) -> None:
 
 
 def _compose(args: argparse.Namespace) -> int:
-    from bgm.settings import Settings
     from cli.compose import compose
 
-    settings = Settings()
-    return compose(args, settings)
+    return compose(args, _settings())
 
 
-def _add_compose(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("compose", help="compose a song as MIDI and audio")
+def _add_compose(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("compose", parents=[common], help="compose a song as MIDI and audio")
     p.add_argument("--mood", required=True, help="calm, happy, sad, epic, tense or playful (the model says)")
     p.add_argument("--length", choices=["short", "medium", "long"], default="medium")
     p.add_argument("--seed", type=int, help="reproduce a song (same seed, same model version)")
@@ -130,7 +162,11 @@ def _add_compose(sub: argparse._SubParsersAction) -> None:
         help="HOST:PORT of TF Serving or bgm serve (default: BGM_SERVER, "
         "else an embedded server on --models for this command)",
     )
-    p.add_argument("--models", type=Path, help="models folder for the embedded server (default: models)")
+    p.add_argument(
+        "--models",
+        type=Path,
+        help="models folder for the embedded server (default: BGM_MODELS_DIR or models)",
+    )
     p.add_argument("--format", choices=["ogg", "mp3", "wav"], default="ogg")
     p.add_argument(
         "--soundfont", type=Path, help="General MIDI SoundFont (default: BGM_SOUNDFONT or Debian's)"
@@ -141,17 +177,22 @@ def _add_compose(sub: argparse._SubParsersAction) -> None:
 def _bot(args: argparse.Namespace) -> int:
     from bot.app import run
     from bot.settings import BotSettings
+    from cli.serving import model_server
 
     overrides = {"server": args.server} if args.server else {}
     if args.models:
         overrides["models_dir"] = args.models
-    if args.env_file:
-        return run(BotSettings(_env_file=args.env_file, **overrides))
-    return run(BotSettings(**overrides))
+    settings = (
+        BotSettings(_env_file=args.env_file, **overrides) if args.env_file else BotSettings(**overrides)
+    )
+    return run(
+        settings,
+        lambda: model_server(None, settings.models_dir, settings.model_name, quiet=not args.verbose),
+    )
 
 
-def _add_bot(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("bot", help="run the Discord bot (token from DISCORD_TOKEN)")
+def _add_bot(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("bot", parents=[common], help="run the Discord bot (token from DISCORD_TOKEN)")
     p.add_argument("--env-file", type=Path, help="settings file (default: .env in the working folder)")
     p.add_argument(
         "--server", help="HOST:PORT of TF Serving or bgm serve (default: BGM_SERVER, else an embedded server)"
@@ -161,13 +202,25 @@ def _add_bot(sub: argparse._SubParsersAction) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="bgm", description="Background music composed by a BLSTM.")
+    parser = argparse.ArgumentParser(
+        prog="bgm",
+        description="Background music for Discord, composed by an LSTM served over TF Serving's API.",
+    )
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="also show TensorFlow's, gRPC's and other libraries' logs",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
-    _add_train(sub)
-    _add_serve(sub)
-    _add_compose(sub)
-    _add_bot(sub)
+    _add_train(sub, common)
+    _add_serve(sub, common)
+    _add_compose(sub, common)
+    _add_bot(sub, common)
     args = parser.parse_args(argv)
+    if not args.verbose:
+        quiet_environment()
     return args.run(args)
 
 

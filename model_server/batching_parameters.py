@@ -1,18 +1,65 @@
-"""TF Serving's batching parameters file (``--batching_parameters_file``), read without TF Serving.
+"""TF Serving's batching parameters file (``--batching_parameters_file``), read as TF Serving reads it.
 
-The wheel of tensorflow-serving-api does not ship ``session_bundle_config_pb2`` (BatchingParameters),
-so this reads the small text-format protobuf itself: ``name { value: N }`` wrappers (also ``name: N``),
-``#`` comments, and repeated ``allowed_batch_sizes``. Unknown fields are errors, as in TF Serving.
+The file is a text-format ``tensorflow.serving.BatchingParameters`` message. The wheel of
+tensorflow-serving-api does not ship that message (``session_bundle_config_pb2``), so its descriptor is
+declared here from TF Serving's ``session_bundle_config.proto``, and protobuf's own ``text_format``
+parses the file: ``name { value: N }`` wrappers, comments, repeated ``allowed_batch_sizes``. Unknown
+fields are errors, as in TF Serving.
 """
 
 from __future__ import annotations
 
+import functools
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from google.protobuf import descriptor_pb2, descriptor_pool, message_factory, text_format, wrappers_pb2
+
 DEFAULT_BATCHING_CONFIG = Path(__file__).with_name("batching.config")
+_FIELD = descriptor_pb2.FieldDescriptorProto
+# (name, number, type): TF Serving's BatchingParameters; the last four are newer fields this server
+# accepts and ignores (numbers matter only on the wire, which a text file never uses).
+_FIELDS = (
+    ("max_batch_size", 1, ".google.protobuf.Int64Value"),
+    ("batch_timeout_micros", 2, ".google.protobuf.Int64Value"),
+    ("max_enqueued_batches", 3, ".google.protobuf.Int64Value"),
+    ("num_batch_threads", 4, ".google.protobuf.Int64Value"),
+    ("thread_pool_name", 5, ".google.protobuf.StringValue"),
+    ("allowed_batch_sizes", 6, _FIELD.TYPE_INT64),  # repeated
+    ("pad_variable_length_inputs", 7, _FIELD.TYPE_BOOL),
+    ("enable_large_batch_splitting", 8, ".google.protobuf.BoolValue"),
+    ("max_execution_batch_size", 9, ".google.protobuf.Int64Value"),
+    ("batch_padding_policy", 10, ".google.protobuf.StringValue"),
+    ("enable_priority_queue", 11, ".google.protobuf.BoolValue"),
+)
+_INT_FIELDS = ("max_batch_size", "batch_timeout_micros", "max_enqueued_batches", "num_batch_threads")
+
+
+@functools.cache
+def _message_class():
+    """The BatchingParameters message class, in a pool of its own (TensorFlow's is left alone)."""
+    proto = descriptor_pb2.FileDescriptorProto(
+        name="bgm/batching_parameters.proto",
+        package="tensorflow.serving",
+        syntax="proto3",
+        dependency=["google/protobuf/wrappers.proto"],
+    )
+    message = proto.message_type.add(name="BatchingParameters")
+    for name, number, kind in _FIELDS:
+        spec = message.field.add(name=name, number=number, label=_FIELD.LABEL_OPTIONAL)
+        if isinstance(kind, str):
+            spec.type, spec.type_name = _FIELD.TYPE_MESSAGE, kind
+        else:
+            spec.type = kind
+        if name == "allowed_batch_sizes":
+            spec.label = _FIELD.LABEL_REPEATED
+    pool = descriptor_pool.DescriptorPool()
+    pool.AddSerializedFile(wrappers_pb2.DESCRIPTOR.serialized_pb)
+    pool.Add(proto)
+    return message_factory.GetMessageClass(
+        pool.FindMessageTypeByName("tensorflow.serving.BatchingParameters")
+    )
 
 
 @dataclass(frozen=True)
@@ -39,92 +86,16 @@ class BatchingParameters:
     @classmethod
     def from_text(cls, text: str) -> BatchingParameters:
         """Parse the text-format protobuf TF Serving reads with ``--batching_parameters_file``."""
-        values: dict = {}
-        tokens = _tokens(text)
-        for name in tokens:
-            if name not in _INT_FIELDS and name not in _IGNORED_FIELDS and name != "allowed_batch_sizes":
-                raise ValueError(f"unknown batching parameter {name!r}")
-            value = _value(tokens)
-            if name == "allowed_batch_sizes":
-                values.setdefault(name, []).extend(value if isinstance(value, list) else [value])
-            elif name in _INT_FIELDS:
-                values[name] = int(value)
-        if "allowed_batch_sizes" in values:
-            values["allowed_batch_sizes"] = tuple(int(v) for v in values["allowed_batch_sizes"])
+        message = _message_class()()
+        try:
+            text_format.Parse(text, message)
+        except text_format.ParseError as error:
+            raise ValueError(f"cannot parse batching parameters: {error}") from None
+        values: dict = {name: getattr(message, name).value for name in _INT_FIELDS if message.HasField(name)}
+        if message.allowed_batch_sizes:
+            values["allowed_batch_sizes"] = tuple(message.allowed_batch_sizes)
         return cls(**values)
 
     @classmethod
     def from_file(cls, path: str | Path) -> BatchingParameters:
         return cls.from_text(Path(path).read_text())
-
-
-_INT_FIELDS = ("max_batch_size", "batch_timeout_micros", "max_enqueued_batches", "num_batch_threads")
-# Real BatchingParameters fields this server has no use for; a file that sets them still parses.
-_IGNORED_FIELDS = (
-    "thread_pool_name",
-    "pad_variable_length_inputs",
-    "enable_large_batch_splitting",
-    "max_execution_batch_size",
-    "batch_padding_policy",
-    "enable_priority_queue",
-)
-_TOKEN = re.compile(r'\s+|#[^\n]*|([A-Za-z_]\w*|-?\d+(?:\.\d*)?|"(?:[^"\\]|\\.)*"|[{}:\[\],<>])')
-
-
-def _tokens(text: str):
-    pos, out = 0, []
-    while pos < len(text):
-        match = _TOKEN.match(text, pos)
-        if match is None:
-            raise ValueError(f"cannot parse batching parameters at: {text[pos : pos + 20]!r}")
-        if match.group(1):
-            out.append(match.group(1))
-        pos = match.end()
-    return _Stream(out)
-
-
-class _Stream:
-    def __init__(self, items: list[str]) -> None:
-        self.items, self.pos = items, 0
-
-    def __iter__(self):
-        return self
-
-    def __next__(self) -> str:
-        if self.pos >= len(self.items):
-            raise StopIteration
-        self.pos += 1
-        return self.items[self.pos - 1]
-
-    def peek(self) -> str | None:
-        return self.items[self.pos] if self.pos < len(self.items) else None
-
-    def take(self) -> str:
-        token = next(self, None)
-        if token is None:
-            raise ValueError("batching parameters end too early")
-        return token
-
-
-def _value(tokens: _Stream):
-    """After a field name: ``: 5``, ``: [1, 2]``, ``{ value: 5 }`` or ``: { value: 5 }`` (wrappers)."""
-    if tokens.peek() == ":":
-        tokens.take()
-    token = tokens.take()
-    if token in ("{", "<"):
-        closing = "}" if token == "{" else ">"
-        if tokens.take() != "value":
-            raise ValueError("a wrapped batching parameter must look like { value: N }")
-        value = _value(tokens)
-        if tokens.take() != closing:
-            raise ValueError(f"expected {closing!r} in batching parameters")
-        return value
-    if token == "[":
-        items = []
-        while (item := tokens.take()) != "]":
-            if item != ",":
-                items.append(item)
-        return items
-    if token in "}]:,>":
-        raise ValueError(f"unexpected {token!r} in batching parameters")
-    return token

@@ -160,6 +160,10 @@ class Repository:
             self._failed[(name, version)] = fingerprint
             self._set_record(name, version, VersionRecord(State.END, error.code.value[0], error.message))
             return False
+        if problems := servable.contract_problems():  # served all the same, as TF Serving would
+            log.warning(
+                "%s version %d does not follow the bgm model contract: %s", name, version, "; ".join(problems)
+            )
         with self._lock:
             old = self._current.get(name)
             self._current[name] = servable

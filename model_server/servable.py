@@ -15,6 +15,7 @@ from google.protobuf.message import DecodeError
 from tensorflow.core.protobuf import saved_model_pb2
 from tensorflow_serving.apis import get_model_metadata_pb2
 
+from bgm import contract
 from model_server.errors import ServingError, from_exception
 
 SERVE_TAG = "serve"
@@ -119,6 +120,12 @@ class Servable:
                 raise ServingError(
                     failure.code, f"warm-up of signature '{signature.name}' failed: {failure.message}"
                 ) from error
+
+    def contract_problems(self) -> list[str]:
+        """How this version breaks the bgm model contract (``bgm.contract``); [] when it follows it."""
+        return contract.problems(
+            {name: (set(sig.inputs), set(sig.output_dtypes)) for name, sig in self._signatures.items()}
+        )
 
     def signature(self, name: str) -> Signature:
         """The named signature, or TF Serving's error for a missing or non-predict one."""

@@ -1,15 +1,18 @@
 """Build, start and stop the gRPC server; ``serve`` runs it until SIGTERM/SIGINT.
 
-``EmbeddedServer`` is for code that needs a server for a while (tests, ``bgm compose``): ``start()``
-loads what is in the models folder, binds, returns the port and leaves the server running on gRPC's
-own threads, so the caller's thread (any thread) carries on.
+``EmbeddedServer`` is for code that needs a server for a while (tests, benches): ``start()`` loads
+what is in the models folder, binds, returns the port and leaves the server running on gRPC's own
+threads, so the caller's thread (any thread) carries on. ``local_server`` is the one way a command
+(``bgm compose``, ``bgm bot`` without ``BGM_SERVER``) gets one for as long as it runs.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 import threading
+from collections.abc import Iterator
 from concurrent import futures
 from pathlib import Path
 
@@ -17,7 +20,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from tensorflow_serving.apis import model_service_pb2_grpc, prediction_service_pb2_grpc
 
-from model_server.batching import Batcher, BatchingParameters
+from model_server.batching import DEFAULT_BATCHING_CONFIG, Batcher, BatchingParameters
 from model_server.repository import Repository
 from model_server.service import ModelServicer, PredictionServicer
 
@@ -166,3 +169,18 @@ def serve(
         server.stop(grace)
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+
+
+@contextlib.contextmanager
+def local_server(
+    models_root: str | Path,
+    model_name: str = "bgm",
+    batching_config: str | Path | BatchingParameters | None = DEFAULT_BATCHING_CONFIG,
+    poll_seconds: float = 1.0,
+) -> Iterator[str]:
+    """An embedded server on ``models_root`` (loopback, any free port, batching as in production) for
+    the length of a command: its address. ``<models_root>/<model_name>`` is created if missing, so a
+    version published later (``bgm train``, ``/bgm train``) is picked up."""
+    (Path(models_root) / model_name).mkdir(parents=True, exist_ok=True)
+    with EmbeddedServer(models_root, batching_config=batching_config, poll_seconds=poll_seconds) as server:
+        yield server.address

@@ -13,23 +13,26 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import keras
 import numpy as np
 
+from bgm.progress import EarlyStopped, EpochEnded, EpochStarted, Event, Reporter
+from bgm.training_defaults import DEFAULTS
 from training.dataset import Windows, epoch_rows
 
 
 @dataclass(frozen=True)
 class LoopConfig:
-    epochs: int = 10
-    batch_size: int = 256
-    samples_per_epoch: int = 400_000
-    max_val_windows: int = 20_000
-    patience: int = 2
-    seed: int = 0
+    epochs: int = DEFAULTS.epochs
+    batch_size: int = DEFAULTS.batch_size
+    samples_per_epoch: int = DEFAULTS.samples_per_epoch
+    max_val_windows: int = DEFAULTS.max_val_windows
+    patience: int = DEFAULTS.patience
+    seed: int = DEFAULTS.seed
 
 
 @dataclass
@@ -73,15 +76,25 @@ def fixed_validation(val: Windows, limit: int, seed: int) -> tuple[dict, np.ndar
 
 
 def fit(
-    model: keras.Model, train: Windows, val: Windows, config: LoopConfig, run_dir: Path, state: RunState
+    model: keras.Model,
+    train: Windows,
+    val: Windows,
+    config: LoopConfig,
+    run_dir: Path,
+    state: RunState,
+    report: Callable[[Event], None] | None = None,
 ) -> RunState:
-    """Train from ``state.epoch`` on, checkpointing into ``run_dir``; returns the final state."""
+    """Train from ``state.epoch`` on, checkpointing into ``run_dir``; returns the final state.
+
+    Each epoch's start and end go to ``report`` as ``bgm.progress`` events (default: printed as text).
+    """
+    report = report or Reporter()
     x_val, y_val = fixed_validation(val, config.max_val_windows, config.seed)
     while state.epoch < config.epochs and state.wait < config.patience:
         epoch = state.epoch
         rows = epoch_rows(train, config.samples_per_epoch, np.random.default_rng([config.seed, epoch]))
         x, y = train.batch(rows)
-        print(f"epoch {epoch + 1}/{config.epochs}: {len(rows):,} windows", flush=True)
+        report(EpochStarted(epoch + 1, config.epochs, len(rows)))
         started = time.perf_counter()
         result = model.fit(
             x,
@@ -103,11 +116,7 @@ def fit(
             "val_perplexity": float(np.exp(val_loss)),
             "tokens_per_s": len(rows) / seconds,
         }
-        print(
-            "  loss {loss:.3f}  acc {accuracy:.3f}  val_loss {val_loss:.3f}  val_acc {val_accuracy:.3f}"
-            "  val_ppl {val_perplexity:.2f}  {tokens_per_s:,.0f} tokens/s".format(**record),
-            flush=True,
-        )
+        report(EpochEnded(epochs=config.epochs, **record))
         state.history.append(record)
         state.epoch = epoch + 1
         if val_loss < state.best_val_loss:
@@ -118,5 +127,5 @@ def fit(
         _save_model(model, run_dir / "last.keras")
         state.save(run_dir / "state.json")  # last: a crash before this repeats the epoch, never skips it
     if state.wait >= config.patience:
-        print(f"early stop: no better validation loss for {config.patience} epochs", flush=True)
+        report(EarlyStopped(state.epoch, config.patience))
     return state

@@ -1,4 +1,4 @@
-"""``bgm train``: files -> tokens -> moods -> vocabulary -> BLSTM -> published SavedModel version."""
+"""``bgm train``: files -> tokens -> moods -> vocabulary -> network -> published SavedModel version."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ import keras
 import numpy as np
 
 from bgm.moods import MOODS
+from bgm.progress import Exporting, Published, Reporter
+from bgm.training_defaults import DEFAULTS
 from training import corpus, dataset, export, publish
 from training.loop import LoopConfig, RunState, fit
 from training.model import ModelConfig, build, compile_model
@@ -25,30 +27,33 @@ class TrainingError(Exception):
 
 @dataclass(frozen=True)
 class TrainOptions:
+    """One run of ``bgm train``; defaults from ``bgm.training_defaults`` (the shipped model's)."""
+
     data: tuple[Path, ...] = ()
     with_default_corpus: bool = False
     models_dir: Path = Path("models")
     model_name: str = "bgm"
-    run_dir: Path = Path("runs/train")
-    cache_dir: Path = Path.home() / ".cache" / "bgm" / "parsed"
+    run_dir: Path = DEFAULTS.run_dir
+    cache_dir: Path = DEFAULTS.cache_dir
     resume: bool = False
     from_latest: bool = False
-    arch: str = "lstm"
-    units: int = 256
-    window: int = 64
-    embedding: int = 64
-    epochs: int = 10
-    batch_size: int = 256
-    samples_per_epoch: int = 400_000
-    patience: int = 2
-    seed: int = 0
-    min_count: int = 3
-    validation: float = 0.1
-    learning_rate: float = 1e-3
-    corpus_share: float = 1.0
-    primers_per_mood: int = 16
+    arch: str = DEFAULTS.arch
+    units: int = DEFAULTS.units
+    window: int = DEFAULTS.window
+    embedding: int = DEFAULTS.embedding
+    epochs: int = DEFAULTS.epochs
+    batch_size: int = DEFAULTS.batch_size
+    samples_per_epoch: int = DEFAULTS.samples_per_epoch
+    patience: int = DEFAULTS.patience
+    seed: int = DEFAULTS.seed
+    min_count: int = DEFAULTS.min_count
+    validation: float = DEFAULTS.validation
+    learning_rate: float = DEFAULTS.learning_rate
+    corpus_share: float = DEFAULTS.corpus_share
+    primers_per_mood: int = DEFAULTS.primers_per_mood
     workers: int | None = None
     progress: bool = True
+    json_progress: bool = False  # progress as bgm.progress JSON lines (for the bot), not sentences
 
 
 @dataclass(frozen=True)
@@ -167,7 +172,9 @@ def train(options: TrainOptions) -> TrainResult:
         seed=options.seed,
     )
     started = time.perf_counter()
-    state = fit(model, train_w, val_w, loop, options.run_dir, state)
+    report = Reporter(options.json_progress)
+    state = fit(model, train_w, val_w, loop, options.run_dir, state, report)
+    report(Exporting(state.best_epoch))
     model.load_weights(options.run_dir / "best.weights.h5")
 
     best = state.history[state.best_epoch - 1]
@@ -200,8 +207,7 @@ def train(options: TrainOptions) -> TrainResult:
                 " and train again."
             ) from error
         raise
-    print(
-        f"published {model_dir / str(version)}: val_loss {best['val_loss']:.3f}, "
-        f"perplexity {best['val_perplexity']:.2f} (unigram {unigram:.2f})"
+    report(
+        Published(version, str(model_dir / str(version)), best["val_loss"], best["val_perplexity"], unigram)
     )
     return TrainResult(version, model_dir / str(version), figures)

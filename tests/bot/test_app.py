@@ -9,10 +9,10 @@ import yarl
 from discord import app_commands
 
 from bot.app import UNEXPECTED, apply_endpoints, create_bot, on_tree_error
-from bot.errors import ServerUnavailable
-from bot.serving import ModelClient
 from bot.settings import BotSettings
 from cli.main import main
+from composer.client import ModelClient
+from composer.errors import ServerUnavailable
 from tests.fake_discord import FakeDiscord
 
 

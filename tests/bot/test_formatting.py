@@ -1,9 +1,14 @@
 """What the bot says, built from plain values."""
 
+import pytest
+
+from bgm.progress import EpochEnded
 from bot import formatting
-from bot.composer import ComposeRequest
-from bot.store import Track
-from bot.trainer import TrainProgress
+from bot.retraining.runner import Phase, TrainProgress
+from bot.tracks.store import Track
+from composer.composer import ComposeRequest
+from composer.render import NoAudio
+from composer.stages import Stage
 
 
 def track(**overrides):
@@ -32,8 +37,17 @@ def test_song_lengths_and_uptimes_read_naturally():
 def test_queue_positions_and_stages_are_shown():
     assert formatting.position_text(3) == "⏳ Queued: position 3."
     assert formatting.position_text(0) == "⏳ Starting…"
-    assert formatting.stage_text("composing verse 2") == "🎼 Composing verse 2…"
-    assert formatting.stage_text("mixing") == "Mixing…"
+    assert formatting.stage_text(Stage.VERSE_2) == "🎼 Composing verse 2…"
+
+
+@pytest.mark.parametrize("stage", list(Stage))
+def test_every_stage_has_its_words(stage):
+    assert formatting.stage_text(stage).endswith("…")
+
+
+@pytest.mark.parametrize("phase", list(Phase))
+def test_every_training_phase_has_its_words(phase):
+    assert formatting.training_text(TrainProgress("ann", 2, phase=phase))
 
 
 def test_the_track_embed_names_everything_asked_and_made():
@@ -66,15 +80,15 @@ def test_a_note_is_shown_when_there_is_one():
     assert embed.fields[-1].name == "Note" and embed.fields[-1].value == "MIDI only."
 
 
+def test_a_missing_audio_is_explained_in_discord_terms():
+    assert "this channel's upload limit" in formatting.no_audio_note(NoAudio.TOO_LARGE)
+    assert "on this host" in formatting.no_audio_note(NoAudio.UNAVAILABLE)
+    assert formatting.no_audio_note(None) is None
+
+
 def test_training_progress_shows_the_epoch_and_last_losses():
-    progress = TrainProgress(
-        "ann",
-        8,
-        phase="training",
-        epoch=3,
-        windows=300_000,
-        metrics={"loss": 4.4612, "val_loss": 4.2, "val_acc": 0.35},
-    )
+    last = EpochEnded(2, 8, 4.4612, 0.3, 4.2, 0.35, 66.7, 1000.0)
+    progress = TrainProgress("ann", 8, phase=Phase.TRAINING, epoch=3, windows=300_000, last_epoch=last)
     text = formatting.training_text(progress)
     assert "asked by ann" in text and "training" in text
     assert "Epoch 3/8, 300,000 windows" in text

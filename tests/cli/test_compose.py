@@ -1,5 +1,10 @@
 """``bgm compose`` end to end: embedded server, tiny model, MIDI and audio on disk."""
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import mido
 import pytest
 import soundfile as sf
@@ -7,6 +12,8 @@ import soundfile as sf
 from bgm.midi import midi_seconds
 from bgm.styles import STYLES
 from cli.main import main
+
+ROOT = Path(__file__).parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -95,3 +102,23 @@ def test_no_reachable_server_exits_non_zero_with_one_sentence(tmp_path, capsys, 
     code = main(["compose", "--mood", "calm", "--server", "127.0.0.1:9", "--out", str(tmp_path)])
     assert code != 0
     assert "127.0.0.1:9 is not answering" in capsys.readouterr().err
+
+
+def test_a_fresh_compose_prints_only_its_own_lines(tiny_models, tmp_path):
+    """No TensorFlow, absl or gRPC lines (oneDNN, cudart_stub, cpu_feature_guard, cuInit...), no warnings."""
+    env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "GRPC_VERBOSITY")}
+    command = [sys.executable, "-m", "cli.main", "compose", "--mood", "calm", "--length", "short"]
+    command += ["--seed", "5", "--models", str(tiny_models), "--out", str(tmp_path), "--format", "wav"]
+    result = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stderr == ""
+    ours = (
+        "starting the embedded model server",
+        "  composing ",
+        "  rendering ",
+        "midi:",
+        "audio:",
+        "mood calm",
+    )
+    assert [line for line in result.stdout.splitlines() if not line.startswith(ours)] == []
+    assert result.stdout.startswith("starting the embedded model server")

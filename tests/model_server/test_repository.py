@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import shutil
 import threading
 
@@ -9,7 +10,8 @@ import grpc
 import numpy as np
 from tensorflow_serving.apis import get_model_status_pb2
 
-from model_server.servable import Servable
+from model_server.repository import Repository
+from model_server.servable import CallCounter, Servable
 from tests.model_server.helpers import (
     AVAILABLE,
     END,
@@ -169,3 +171,23 @@ def test_removing_the_served_version_falls_back_to_the_one_below(server, client,
     shutil.rmtree(models_root / MODEL / "2")
     wait_until(lambda: served_version(client) == 1, what="version 1")
     assert client.states() == {1: AVAILABLE, 2: END}
+
+
+def test_a_version_off_the_bgm_contract_is_served_with_a_warning_naming_the_gap(built, tmp_path, caplog):
+    root = tmp_path / "models"
+    shutil.copytree(built["1"], root / MODEL / "1")  # the toy's metadata has no moods, primers or info
+    repository = Repository(root)
+    try:
+        with caplog.at_level(logging.WARNING, logger="model_server.repository"):
+            repository.poll_once()
+        assert repository.current_version(MODEL) == 1  # served all the same, as TF Serving would
+    finally:
+        repository.close()
+    assert "does not follow the bgm model contract" in caplog.text
+    assert "'metadata' lacks the outputs ['info', 'moods', 'primers']" in caplog.text
+
+
+def test_bgm_exports_follow_the_contract(tiny_models, tiny_lstm_models):
+    for root in (tiny_models, tiny_lstm_models):
+        servable = Servable("bgm", 1, root / "bgm" / "1", CallCounter())
+        assert servable.contract_problems() == []

@@ -9,8 +9,8 @@ import signal
 import sys
 import time
 
-from bot.composer import ComposeRequest
-from bot.store import PENDING, Track, TrackStore
+from bot.tracks.store import PENDING, Track, TrackStore
+from composer.composer import ComposeRequest
 from tests.fake_discord import FakeDiscord
 from tests.reliability.conftest import ROOT, SONG_S, bot_against, compose, fields
 
@@ -135,12 +135,13 @@ async def test_songs_queued_when_the_bot_is_killed_are_made_after_it_restarts(
 async def test_a_render_worker_killed_does_not_break_later_songs(shared_server, tmp_path, restore_discord):
     async with FakeDiscord() as fake, bot_against(fake, shared_server, tmp_path) as bot:
         _, first = await compose(fake, fake.regular, mood="calm", length="short", seed=1)
-        broken = bot.renderer
-        for pid in list(broken._processes):  # as the OOM killer would: the pool is broken for good
+        pool = bot.renderer
+        broken = pool.executor
+        for pid in pool.pids:  # as the OOM killer would: the pool is broken for good
             os.kill(pid, signal.SIGKILL)
         await asyncio.sleep(0.5)
         _, second = await compose(fake, fake.manager, mood="calm", length="short", seed=1)
-        assert bot.renderer is not broken and bot.cog.tracks.renderer is bot.renderer
+        assert pool.executor is not broken and bot.tracks.renderer is pool
         # The same song (same seed, same model), rendered by the new workers, audio included.
         assert set(second.files) == {"bgm-calm-1.mid", "bgm-calm-1.ogg"}
         assert second.files["bgm-calm-1.mid"] == first.files["bgm-calm-1.mid"]

@@ -21,7 +21,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.uploads import MUSIC_SUFFIXES, UploadLimits, UploadRejected, inspect
+from bgm.files import MUSIC_SUFFIXES
+from bot.retraining.uploads import UploadLimits, UploadRejected, inspect
 from tests.bot.test_discord import (  # noqa: F401 (restore_discord is a fixture)
     FAKE_TRAIN,
     ServeProcess,
@@ -139,7 +140,7 @@ async def test_hostile_uploads_get_clear_answers_and_leave_no_trace(hostile_serv
                     what=f"the training of {case.label} to end",
                 )
                 assert "The live model is unchanged" in failed[0].content
-                await fake.wait_for(lambda: not bot.retrainer.busy, 30)
+                await fake.wait_for(lambda: not bot.retraining.busy, 30)
             if case.expect is not None:
                 wanted = {"refused": "refused", "accepted": "started, failed"}[case.expect]
                 assert outcome == wanted, f"{case.label}: expected {case.expect}, got {text!r}"
@@ -296,7 +297,7 @@ async def test_command_options_past_their_limits_get_clear_refusals(hostile_serv
                 print(f"/{command} {shown}: {answer.content[:150]!r}")
                 assert answer.ephemeral and answer.content.startswith("❌"), (options, answer.content)
                 assert len(answer.content) < 400
-                assert bot.queue.waiting == bot.queue.running == 0 and not bot.retrainer.busy
+                assert bot.queue.waiting == bot.queue.running == 0 and not bot.retraining.busy
         assert await status_answers(fake)
         assert await bot.store.count() == 0
         assert not (tmp_path / "data" / "uploads").exists()

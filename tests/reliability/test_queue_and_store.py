@@ -7,9 +7,9 @@ import sqlite3
 
 import pytest
 
-from bot.composer import ComposeRequest
-from bot.queue import JobQueue, JobTimedOut, QueueClosed, QueueFull
-from bot.store import FAILED, PENDING, POSTED, Track, TrackStore
+from bot.tracks.queue import JobQueue, JobTimedOut, QueueClosed, QueueFull
+from bot.tracks.store import FAILED, PENDING, POSTED, Track, TrackStore
+from composer.composer import ComposeRequest
 
 
 async def test_a_burst_of_reservations_never_overfills_the_queue():

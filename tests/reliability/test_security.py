@@ -2,8 +2,9 @@
 out of logs and training, and dependencies pinned by the lock file that setup and CI install from.
 
 Related checks elsewhere (not repeated here): tests/bot/test_discord.py (a non-admin ``train start``
-and ``train status``, the token absent from ``bgm bot``'s output), tests/bot/test_trainer.py (the
-runner strips the token), tests/test_compose.py (no published ports), tests/bot/test_uploads.py.
+and ``train status``, the token absent from ``bgm bot``'s output), tests/bot/retraining/test_runner.py
+(the runner strips the token), tests/test_docker_compose.py (no published ports),
+tests/bot/retraining/test_uploads.py.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.buttons import RemixButton
+from bot.tracks.buttons import RemixButton
 from model_server import EmbeddedServer
 from tests.bot.test_discord import (  # noqa: F401 (restore_discord is a fixture)
     FAKE_TRAIN,
@@ -32,7 +33,7 @@ from tests.conftest import write_tunes
 from tests.fake_discord import FakeDiscord, Upload
 
 ROOT = Path(__file__).parents[2]
-PRODUCT = ("bgm", "bot", "training", "model_server", "cli")
+PRODUCT = ("bgm", "composer", "bot", "training", "model_server", "cli")
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +66,7 @@ async def test_every_admin_action_is_refused_to_a_non_admin_and_starts_nothing(s
             assert answer.ephemeral and "Only server admins" in answer.content, command
             assert inter.callback_type == 4 and not inter.followups  # answered at once, not deferred
         await asyncio.sleep(0.3)
-        assert not bot.retrainer.busy and not data.joinpath("uploads").exists()
+        assert not bot.retraining.busy and not data.joinpath("uploads").exists()
         assert not [m for m in fake.channel_messages() if m.interaction is None]
         assert not fake.requests_to("GET", r"^/attachments/")  # the upload was never even downloaded
 
@@ -79,7 +80,7 @@ async def test_every_admin_action_is_refused_to_a_non_admin_and_starts_nothing(s
             answer = await fake.wait_for_response(inter)
             assert answer.ephemeral and "Only server admins" in answer.content, command
         await asyncio.sleep(0.5)
-        assert bot.retrainer.runner.busy and "cancelled" not in progress.content
+        assert bot.retraining.runner.busy and "cancelled" not in progress.content
         cancel = await fake.invoke_slash("bgm train cancel", user=fake.manager)  # an admin can
         assert "Stopping" in (await fake.wait_for_response(cancel)).content
         await fake.wait_for(lambda: "cancelled by Manny" in progress.content, 30)

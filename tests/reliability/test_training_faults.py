@@ -36,7 +36,7 @@ async def test_training_killed_mid_epoch_leaves_the_live_model_and_the_next_one_
     tunes = write_tunes(tmp_path / "tunes", count=3)
     files = {f"file{i}": Upload.from_path(path) for i, path in enumerate(tunes, 1)}
     async with FakeDiscord() as fake, bot_against(fake, own_serve, tmp_path / "data") as bot:
-        runner = bot.retrainer.runner
+        runner = bot.retraining.runner
         quick = list(runner.extra_args)
         runner.extra_args = [*quick, "--samples-per-epoch", "200000"]  # an epoch long enough to be killed in
         await fake.invoke_slash("bgm train start", attachments=files, user=fake.manager)

@@ -1,0 +1,240 @@
+"""``/bgm compose`` and its buttons, from the deferred reply to the posted track.
+
+The request takes its place in the queue first (a reservation, before anything is awaited, so a
+burst of requests cannot overfill it), then is answered within Discord's 3 seconds and recorded (so
+its buttons can find it after a restart), queued, and its message shows the queue position, then
+each stage, then becomes the result: audio first (it plays inline), the MIDI, an embed and the
+Regenerate / Variation buttons.
+
+A track stays ``pending`` in the store until its requester has an answer. A bot that was killed
+with songs queued leaves them pending; the next one ``recover``s them: each is made again and posted
+in its channel, mentioning its requester, or (when it is too old to still be wanted) the requester
+is told it was lost. None is dropped silently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+import discord
+
+from bgm.errors import BgmError
+from bot import formatting
+from bot.live import LiveText
+from bot.replies import ChannelReply, Reply
+from bot.settings import BotSettings
+from bot.tracks.buttons import track_view
+from bot.tracks.queue import JobQueue, Reservation
+from bot.tracks.store import FAILED, POSTED, Track, TrackStore
+from composer.composer import Composer, ComposeRequest
+from composer.render import NoAudio
+from composer.render_pool import RenderPool
+from composer.song import Song, make_song
+
+log = logging.getLogger(__name__)
+RESUME_WITHIN_S = 3600.0  # a request older than this when the bot comes back is reported, not made
+DEFAULT_UPLOAD_LIMIT = discord.utils.DEFAULT_FILE_SIZE_LIMIT_BYTES
+ENVELOPE_BYTES = 64 * 1024  # the embed and multipart overhead that shares the upload with the files
+SOMETHING_WRONG = "Something went wrong while composing; it has been logged."
+
+
+class TrackMaker:
+    """Tracks from request to posted message; built by ``app.BgmBot``, which owns what it is given."""
+
+    def __init__(
+        self,
+        settings: BotSettings,
+        composer: Composer,
+        store: TrackStore,
+        queue: JobQueue,
+        renderer: RenderPool | None = None,
+    ) -> None:
+        self.settings, self.composer, self.store, self.queue = settings, composer, store, queue
+        self.renderer = renderer  # render worker processes in the bot; None: the loop's default threads
+        self._active: set[asyncio.Task] = set()  # handlers still to tell their requester something
+
+    async def start(self, interaction: discord.Interaction, request: ComposeRequest, parent: Track | None):
+        """Answer within Discord's 3 seconds, then follow the track to its posting."""
+        user = interaction.user
+        try:
+            place = self.queue.reserve(user.id)  # before any await: the check and the place are one step
+        except BgmError as error:  # full, cooldown, too many, closing: said privately, nothing queued
+            await interaction.response.send_message(f"⏳ {error}", ephemeral=True)
+            return
+        task = asyncio.current_task()
+        self._active.add(task)
+        try:
+            reply = Reply(interaction)
+            await interaction.response.defer(thinking=True)
+            track = await self.store.add(
+                Track(
+                    user.id,
+                    user.display_name,
+                    interaction.guild_id,
+                    interaction.channel_id,
+                    request,
+                    parent_id=parent.id if parent else None,
+                    root_id=parent.root_id if parent else None,
+                )
+            )
+            try:
+                await self._make(reply, track, parent, interaction.filesize_limit, user.mention, place)
+            except Exception:  # answered by the command tree's error handler: not to be made again
+                await self.store.update(track.id, state=FAILED)
+                raise
+        finally:
+            place.release()  # if it was not used (the defer failed...): the place goes to someone else
+            self._active.discard(task)
+
+    async def remix(self, interaction: discord.Interaction, track_id: int, kind: str) -> None:
+        """A button press: the track again with a new seed (regen) or its next variation (var)."""
+        original = await self.store.get(track_id)
+        if original is None or original.request.seed is None:
+            await interaction.response.send_message(
+                "I have no record of that track any more.", ephemeral=True
+            )
+            return
+        if kind == "regen":
+            request = replace(original.request, seed=None, variation=0)
+        else:
+            variation = await self.store.next_variation(original.root_id, original.request.seed)
+            request = replace(original.request, variation=variation)
+        await self.start(interaction, request, parent=original)
+
+    async def recover(self, channel_for: Callable[[Track], discord.abc.Messageable]) -> int:
+        """Pick up the tracks a killed bot left pending: queue each again, or tell its requester.
+
+        ``channel_for(track)`` gives the channel to post in (the bot's ``get_partial_messageable``:
+        REST only, so this works before the gateway is up). Returns how many tracks were found.
+        """
+        tracks = await self.store.unfinished()
+        now = time.time()
+        for track in tracks:
+            if track.channel_id is None:
+                await self.store.update(track.id, state=FAILED)
+                continue
+            reply = ChannelReply(channel_for(track), f"<@{track.user_id}>")
+            if now - track.created_at > RESUME_WITHIN_S:
+                job = self._tell_lost(reply, track)
+            else:
+                job = self._resume(reply, track)
+            task = asyncio.get_running_loop().create_task(job, name=f"bgm-recover-{track.id}")
+            self._active.add(task)
+            task.add_done_callback(self._active.discard)
+        if tracks:
+            log.info("found %d tracks left unfinished by the last run", len(tracks))
+        return len(tracks)
+
+    async def _tell_lost(self, reply: ChannelReply, track: Track) -> None:
+        asked = f"<t:{int(track.created_at)}:R>"
+        try:
+            await reply.finish(
+                f"❌ The bot was restarted, and your {track.request.mood} song asked for {asked} was lost"
+                " with it. Ask again with `/bgm compose`."
+            )
+        except discord.HTTPException as error:
+            log.warning("could not tell user %s about lost track %s: %s", track.user_id, track.id, error)
+        await self.store.update(track.id, state=FAILED)
+
+    async def _resume(self, reply: ChannelReply, track: Track) -> None:
+        parent = await self.store.get(track.parent_id) if track.parent_id else None
+        try:
+            await self._make(reply, track, parent, DEFAULT_UPLOAD_LIMIT, reply.mention, None)
+        except discord.HTTPException as error:  # the channel is gone or closed to the bot
+            log.warning("could not post recovered track %s: %s", track.id, error)
+            await self.store.update(track.id, state=FAILED)
+
+    async def _make(
+        self,
+        reply: Reply | ChannelReply,
+        track: Track,
+        parent: Track | None,
+        upload_limit: int,
+        mention: str,
+        place: Reservation | None,
+    ) -> None:
+        live = LiveText(reply.show)
+
+        async def work() -> Song:
+            return await make_song(
+                self.composer,
+                track.request,
+                self.settings.data_dir / "songs" / str(track.id),
+                max_bytes=upload_limit - ENVELOPE_BYTES,
+                fmt=self.settings.audio_format,
+                soundfont=self.settings.soundfont,
+                progress=lambda stage: live.set(formatting.stage_text(stage)),
+                renderer=self.renderer,
+            )
+
+        try:
+            ticket = self.queue.submit(
+                track.user_id,
+                work,
+                lambda p: live.set(formatting.position_text(p)),
+                reservation=place,
+                admitted=place is None,  # a recovered track was accepted by the bot before
+            )
+            song = await ticket
+        except BgmError as error:  # the model server, the queue closing...: one sentence
+            await self._fail(live, reply, track, f"❌ {error}")
+            return
+        except Exception:
+            log.exception("composing track %s failed", track.id)
+            await self._fail(live, reply, track, f"❌ {SOMETHING_WRONG}")
+            return
+        await live.close()
+        await self._post(reply, track, song, parent, mention)
+
+    async def _fail(self, live: LiveText, reply, track: Track, text: str) -> None:
+        await live.close()
+        await reply.finish(text)
+        await self.store.update(track.id, state=FAILED)
+
+    async def _post(self, reply, track: Track, song: Song, parent: Track | None, mention: str) -> None:
+        files = song.files
+        done = replace(
+            track,
+            request=song.composition.request,
+            model_version=song.composition.model_version,
+            key=files.key,
+            tempo=files.tempo,
+            seconds=files.seconds,
+        )
+        paths = [files.audio, files.midi] if files.audio else [files.midi]
+        try:
+            message = await self._send(reply, done, parent, paths, files.no_audio, mention)
+        except discord.HTTPException as error:
+            if error.status != 413 or not files.audio:
+                raise
+            # The channel's limit was smaller than the interaction said: the MIDI alone.
+            message = await self._send(reply, done, parent, [files.midi], NoAudio.TOO_LARGE, mention)
+        await self.store.update(
+            track.id,
+            request=done.request,
+            model_version=done.model_version,
+            key=done.key,
+            tempo=done.tempo,
+            seconds=done.seconds,
+            message_id=message.id,
+            jump_url=message.jump_url,
+            state=POSTED,
+        )
+
+    @staticmethod
+    async def _send(
+        reply, track, parent, paths: list[Path], no_audio: NoAudio | None, mention
+    ) -> discord.Message:
+        embed = formatting.track_embed(track, mention, parent, formatting.no_audio_note(no_audio))
+        return await reply.finish(embed=embed, paths=paths, view=track_view(track.id))
+
+    async def shutdown(self, grace: float = 5.0) -> None:
+        """Close the queue, then give the handlers time to tell their requesters what happened."""
+        await self.queue.close(grace)
+        if self._active:
+            await asyncio.wait(self._active, timeout=grace)

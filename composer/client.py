@@ -1,0 +1,163 @@
+"""The model server client: TF Serving's gRPC API over ``grpc.aio``, speaking ``bgm.contract``.
+
+Works the same against TensorFlow Serving and the embedded server. Every
+call has a deadline; UNAVAILABLE (server down or restarting) is retried with
+backoff until the call's budget is spent, then reported as
+``ServerUnavailable``. Model metadata is read once per version and cached.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import grpc
+import numpy as np
+
+from bgm import contract
+from bgm.contract import ModelInfo
+from composer.errors import ModelChanged, ModelError, ServerUnavailable
+from composer.wire import (
+    get_model_status_pb2,
+    model_service_pb2_grpc,
+    predict_pb2,
+    prediction_service_pb2_grpc,
+    to_array,
+    to_proto,
+)
+
+__all__ = ["CHANNEL_OPTIONS", "ModelClient", "ModelInfo"]
+
+# gRPC waits up to 120 s (growing by 1.6x from 1 s) between reconnection attempts to a server that went
+# away; a restarted model server should be used within a second or two of coming back, not minutes.
+CHANNEL_OPTIONS = [
+    ("grpc.max_receive_message_length", 64 * 1024 * 1024),
+    ("grpc.initial_reconnect_backoff_ms", 250),
+    ("grpc.min_reconnect_backoff_ms", 250),
+    ("grpc.max_reconnect_backoff_ms", 2000),
+]
+
+
+class ModelClient:
+    """Predict and metadata calls for one model on one server."""
+
+    def __init__(
+        self,
+        target: str,
+        model: str = "bgm",
+        *,
+        deadline: float = 10.0,
+        retry_for: float = 15.0,
+    ) -> None:
+        self.target, self.model = target, model
+        self.deadline, self.retry_for = deadline, retry_for
+        self._channel = grpc.aio.insecure_channel(target, options=CHANNEL_OPTIONS)
+        self._predict = prediction_service_pb2_grpc.PredictionServiceStub(self._channel)
+        self._models = model_service_pb2_grpc.ModelServiceStub(self._channel)
+        self._info: dict[int, ModelInfo] = {}
+
+    async def close(self) -> None:
+        await self._channel.close()
+
+    async def _call(self, method, request, version: int | None = None):
+        """``method(request)`` with a deadline, retrying UNAVAILABLE with backoff."""
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + self.retry_for
+        delay = 0.1
+        while True:
+            try:
+                return await method(request, timeout=self.deadline)
+            except grpc.aio.AioRpcError as error:
+                code = error.code()
+                if code == grpc.StatusCode.NOT_FOUND and version is not None:
+                    raise ModelChanged(version) from None
+                if code not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+                    raise ModelError(f"The model server refused the request: {error.details()}") from None
+                if loop.time() + delay > give_up:
+                    raise ServerUnavailable(self.target, error.details() or "") from None
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 2.0)
+
+    async def metadata(self, version: int | None = None) -> ModelInfo:
+        """The latest version's metadata (or ``version``'s), cached per version."""
+        if version is not None and version in self._info:
+            return self._info[version]
+        request = predict_pb2.PredictRequest()
+        request.model_spec.name = self.model
+        request.model_spec.signature_name = contract.METADATA_SIGNATURE
+        if version is not None:
+            request.model_spec.version.value = version
+        request.inputs[contract.DUMMY].CopyFrom(to_proto(np.zeros([1], np.int32)))
+        reply = await self._call(self._predict.Predict, request)
+        served = reply.model_spec.version.value
+        if served not in self._info:
+            try:
+                outputs = {k: to_array(v) for k, v in reply.outputs.items()}
+                self._info[served] = ModelInfo.from_metadata(served, outputs)
+            except ValueError as error:
+                raise ModelError(f"Model version {served} has no usable metadata ({error}).") from None
+        return self._info[served]
+
+    async def predict(
+        self, version: int, signature: str, inputs: dict[str, np.ndarray], outputs: tuple[str, ...]
+    ) -> dict[str, np.ndarray]:
+        """``outputs`` of one Predict on ``version``, pinned so a song never mixes versions."""
+        request = predict_pb2.PredictRequest()
+        request.model_spec.name = self.model
+        request.model_spec.version.value = version
+        request.model_spec.signature_name = signature
+        for key, value in inputs.items():
+            request.inputs[key].CopyFrom(to_proto(value))
+        request.output_filter.extend(outputs)
+        reply = await self._call(self._predict.Predict, request, version=version)
+        try:
+            return {key: to_array(reply.outputs[key]) for key in outputs}
+        except (KeyError, ValueError) as error:
+            raise ModelError(f"Model version {version} sent an unusable reply ({error}).") from None
+
+    async def logits(self, version: int, tokens: np.ndarray, moods: np.ndarray) -> np.ndarray:
+        """float32 [rows, vocab] next-token logits after each row's window of ``tokens``."""
+        inputs = {contract.TOKENS: tokens.astype(np.int32), contract.MOOD: moods.astype(np.int32)}
+        outputs = await self.predict(version, contract.WINDOW_SIGNATURE, inputs, (contract.LOGITS,))
+        return outputs[contract.LOGITS]
+
+    async def start(
+        self, version: int, tokens: np.ndarray, moods: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Logits and carried state after each row's window (models with ``state_size``)."""
+        inputs = {contract.TOKENS: tokens.astype(np.int32), contract.MOOD: moods.astype(np.int32)}
+        out = await self.predict(
+            version, contract.WINDOW_SIGNATURE, inputs, (contract.LOGITS, contract.STATE)
+        )
+        return out[contract.LOGITS], out[contract.STATE]
+
+    async def step(
+        self, version: int, tokens: np.ndarray, moods: np.ndarray, state: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Logits and state one token on: ``tokens`` [rows] fed after ``state`` [rows, state_size]."""
+        inputs = {
+            contract.TOKEN: tokens.astype(np.int32),
+            contract.MOOD: moods.astype(np.int32),
+            contract.STATE: state,
+        }
+        out = await self.predict(version, contract.STEP_SIGNATURE, inputs, (contract.LOGITS, contract.STATE))
+        return out[contract.LOGITS], out[contract.STATE]
+
+    async def versions(self) -> dict[int, str]:
+        """Each version the server knows and its state name (e.g. ``{3: "AVAILABLE"}``)."""
+        request = get_model_status_pb2.GetModelStatusRequest()
+        request.model_spec.name = self.model
+        reply = await self._call(self._models.GetModelStatus, request)
+        states = get_model_status_pb2.ModelVersionStatus.State
+        return {s.version: states.Name(s.state) for s in reply.model_version_status}
+
+    async def failed_versions(self) -> dict[int, str]:
+        """Versions the server tried and could not load, with its reason (TF Serving: END and an error)."""
+        request = get_model_status_pb2.GetModelStatusRequest()
+        request.model_spec.name = self.model
+        reply = await self._call(self._models.GetModelStatus, request)
+        end = get_model_status_pb2.ModelVersionStatus.State.END
+        return {
+            s.version: s.status.error_message or "it failed to load"
+            for s in reply.model_version_status
+            if s.state == end and s.status.error_code != 0
+        }

@@ -1,0 +1,79 @@
+"""Rendering, in a worker process: a composition's tokens to a MIDI file, then audio within a size.
+
+music21 and the audio encoder hold the GIL for long stretches (up to a second measured), which
+stalls the event loop even from a thread; in a separate process they cannot. This module imports
+only ``bgm``, so a spawned worker starts without TensorFlow, gRPC or discord.py.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, replace
+from enum import Enum
+from pathlib import Path
+
+from bgm import audio
+from bgm.arrangement import arrange
+from bgm.form import Section, song_onsets
+from bgm.midi import write_midi
+
+log = logging.getLogger(__name__)
+
+
+class NoAudio(Enum):
+    """Why a song came without audio (the MIDI always comes)."""
+
+    TOO_LARGE = "the audio would be over the size limit even at its smallest"
+    UNAVAILABLE = "audio could not be rendered on this host (no FluidSynth or SoundFont)"
+
+
+@dataclass(frozen=True)
+class SongFiles:
+    midi: Path
+    audio: Path | None
+    seconds: float
+    key: str
+    tempo: int
+    no_audio: NoAudio | None = None  # why ``audio`` is None, when it is
+
+
+def ready() -> bool:
+    """A no-op that makes a fresh worker import this module (and music21) before the first song."""
+    return True
+
+
+def render_midi(
+    tokens: list[str], sections: list[Section], mood: str, out_dir: Path, stem: str, *, tempo: int | None
+) -> SongFiles:
+    """Arrange ``tokens`` for ``mood`` and write ``<out_dir>/<stem>.mid``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    arrangement = arrange(song_onsets(tokens, sections), len(tokens), mood, sections, tempo)
+    midi = write_midi(arrangement, out_dir / f"{stem}.mid")
+    return SongFiles(midi, None, arrangement.seconds, arrangement.key.name, arrangement.tempo)
+
+
+def render_files(
+    tokens: list[str],
+    sections: list[Section],
+    mood: str,
+    out_dir: Path,
+    stem: str,
+    *,
+    tempo: int | None,
+    fmt: str,
+    soundfont: Path | None,
+    max_bytes: int,
+) -> SongFiles:
+    """The MIDI, then audio small enough that both fit in ``max_bytes`` (``bgm.audio`` steps down)."""
+    files = render_midi(tokens, sections, mood, out_dir, stem, tempo=tempo)
+    room = max_bytes - files.midi.stat().st_size
+    if room <= 0:
+        return replace(files, no_audio=NoAudio.TOO_LARGE)
+    try:
+        path = audio.render(files.midi, files.midi.with_suffix(f".{fmt}"), fmt, soundfont, room)
+    except audio.AudioTooLargeError:
+        return replace(files, no_audio=NoAudio.TOO_LARGE)
+    except (FileNotFoundError, RuntimeError) as error:  # no fluidsynth or SoundFont: the MIDI still stands
+        log.warning("audio rendering failed: %s", error)
+        return replace(files, no_audio=NoAudio.UNAVAILABLE)
+    return replace(files, audio=path)

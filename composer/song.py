@@ -1,0 +1,63 @@
+"""A song: composed through the model server, then rendered to files off the event loop.
+
+The MIDI always comes; the audio when the two fit in ``max_bytes`` (see ``render``). Pass a
+``RenderPool`` (the bot does): rendering in a thread still holds the GIL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+
+from bgm.audio import MAX_BYTES
+from composer.composer import Composer, ComposeRequest, Composition, Progress
+from composer.render import SongFiles, render_files
+from composer.render_pool import RenderPool
+from composer.stages import Stage
+
+
+@dataclass(frozen=True)
+class Song:
+    composition: Composition
+    files: SongFiles
+
+
+def file_stem(request: ComposeRequest) -> str:
+    """File names people see: mood, seed and variation, so a file says how to make it again."""
+    return f"bgm-{request.mood}-{request.seed}" + (f"-v{request.variation}" if request.variation else "")
+
+
+async def make_song(
+    composer: Composer,
+    request: ComposeRequest,
+    out_dir: Path,
+    *,
+    max_bytes: int = MAX_BYTES,
+    fmt: str = "ogg",
+    soundfont: Path | None = None,
+    progress: Progress | None = None,
+    renderer: RenderPool | None = None,
+) -> Song:
+    composition = await composer.compose(request, progress)
+    if progress:
+        progress(Stage.RENDERING)
+    seeded = composition.request
+    render = functools.partial(
+        render_files,
+        list(composition.tokens),
+        list(composition.sections),
+        seeded.mood,
+        out_dir,
+        file_stem(seeded),
+        tempo=seeded.tempo,
+        fmt=fmt,
+        soundfont=soundfont,
+        max_bytes=max_bytes,
+    )
+    if renderer is not None:
+        files = await renderer.run(render)
+    else:
+        files = await asyncio.get_running_loop().run_in_executor(None, render)
+    return Song(composition, files)

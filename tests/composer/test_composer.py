@@ -1,0 +1,170 @@
+"""The composer against the embedded server over real gRPC, with a tiny untrained model."""
+
+import asyncio
+
+import numpy as np
+import pytest
+
+from bgm.form import LAYOUT, WINDOWS_PER_PART
+from composer.client import ModelClient
+from composer.composer import RESTART_EVERY, Composer, ComposeRequest
+from composer.errors import BgmError, ServerUnavailable, UnknownMood
+from composer.stages import Stage
+
+
+class CountingClient(ModelClient):
+    """A real client that also records the signature and rows of each Predict it sends."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.rows: list[int] = []
+        self.calls: list[tuple[str, tuple[int, ...]]] = []
+
+    async def predict(self, version, signature, inputs, outputs):
+        self.rows.append(len(inputs["mood"]))
+        self.calls.append((signature, next(iter(inputs.values())).shape))
+        return await super().predict(version, signature, inputs, outputs)
+
+
+def _compose(server, request, client_class=ModelClient):
+    async def run():
+        client = client_class(server.address)
+        try:
+            return await Composer(client).compose(request), client
+        finally:
+            await client.close()
+
+    return asyncio.run(run())
+
+
+def test_the_same_seed_gives_the_same_song(server):
+    a, _ = _compose(server, ComposeRequest("calm", "short", seed=42))
+    b, _ = _compose(server, ComposeRequest("calm", "short", seed=42))
+    assert a.tokens == b.tokens and a.model_version == b.model_version == 1
+
+
+def test_another_seed_gives_another_song(server):
+    a, _ = _compose(server, ComposeRequest("calm", "short", seed=1))
+    b, _ = _compose(server, ComposeRequest("calm", "short", seed=2))
+    assert a.tokens != b.tokens
+
+
+def test_a_request_without_seed_gets_one_drawn_and_reported(server):
+    song, _ = _compose(server, ComposeRequest("happy", "short"))
+    assert isinstance(song.request.seed, int)
+
+
+def test_a_variation_keeps_the_form_but_samples_anew(server):
+    a, _ = _compose(server, ComposeRequest("sad", "short", seed=9))
+    b, _ = _compose(server, ComposeRequest("sad", "short", seed=9, variation=1))
+    assert [s.steps for s in a.sections] == [s.steps for s in b.sections]
+    assert a.tokens != b.tokens
+
+
+@pytest.mark.parametrize("length", ["short", "medium", "long"])
+def test_the_song_has_the_seed_form_and_scaled_lengths(server, length):
+    song, _ = _compose(server, ComposeRequest("epic", length, seed=3))
+    assert tuple(s.name for s in song.sections) == LAYOUT
+    part = WINDOWS_PER_PART[length] * 32
+    assert all(s.steps == part for s in song.sections)
+    assert len(song.tokens) == part * len(LAYOUT)
+    starts = [s.start for s in song.sections]
+    assert starts == [i * part for i in range(len(LAYOUT))]
+    chorus = [song.tokens[s.start : s.start + s.steps] for s in song.sections if s.name == "chorus"]
+    assert chorus[0] == chorus[1] == chorus[2]
+
+
+def test_independent_parts_share_one_predict_per_step(server):
+    _, client = _compose(server, ComposeRequest("tense", "short", seed=5), CountingClient)
+    steps = WINDOWS_PER_PART["short"] * 32
+    assert client.rows == [3] * steps + [1] * steps
+
+
+def test_a_model_that_carries_state_is_sent_one_token_per_row_after_the_primers(lstm_server):
+    song, client = _compose(lstm_server, ComposeRequest("tense", "short", seed=5), CountingClient)
+    steps = WINDOWS_PER_PART["short"] * 32
+    assert client.rows == [3] * steps + [1] * steps
+    # A window pass for the primers, then single tokens carrying the state (verse 2 goes on from
+    # verse 1's), the state read afresh from the last window every RESTART_EVERY steps.
+    assert client.calls[0] == ("serving_default", (3, 32))
+    assert set(client.calls) == {
+        ("serving_default", (3, 32)),
+        ("serving_default", (1, 32)),
+        ("step", (3,)),
+        ("step", (1,)),
+    }
+    kinds = "".join("w" if signature == "serving_default" else "s" for signature, _ in client.calls)
+    assert "s" * (RESTART_EVERY + 1) not in kinds and kinds.count("s") >= 0.8 * len(kinds)
+    assert len(song.tokens) == sum(s.steps for s in song.sections)
+
+
+def test_a_model_that_carries_state_reproduces_a_song_from_its_seed(lstm_server):
+    a, _ = _compose(lstm_server, ComposeRequest("calm", "short", seed=7))
+    b, _ = _compose(lstm_server, ComposeRequest("calm", "short", seed=7))
+    c, _ = _compose(lstm_server, ComposeRequest("calm", "short", seed=8))
+    assert a.tokens == b.tokens != c.tokens
+
+
+def test_the_model_primers_are_not_changed_by_composing(server):
+    async def run():
+        client = ModelClient(server.address)
+        info = await client.metadata()
+        before = info.primers.copy()
+        await Composer(client).compose(ComposeRequest("calm", "short", seed=11))
+        await client.close()
+        return before, info.primers
+
+    before, after = asyncio.run(run())
+    assert np.array_equal(before, after)
+
+
+def test_an_unknown_mood_names_the_valid_ones(server):
+    with pytest.raises(UnknownMood, match="calm, happy, sad, epic, tense, playful"):
+        _compose(server, ComposeRequest("grumpy", "short", seed=1))
+
+
+def test_bad_options_are_refused_before_composing():
+    with pytest.raises(BgmError, match="Tempo"):
+        ComposeRequest("calm", tempo=1000)
+    with pytest.raises(BgmError, match="Length"):
+        ComposeRequest("calm", length="endless")
+
+
+def test_no_server_is_a_clear_error_within_the_retry_budget():
+    async def run():
+        client = ModelClient("127.0.0.1:9", deadline=0.5, retry_for=1.0)
+        try:
+            await Composer(client).compose(ComposeRequest("calm", "short", seed=1))
+        finally:
+            await client.close()
+
+    with pytest.raises(ServerUnavailable, match="127.0.0.1:9 is not answering"):
+        asyncio.run(run())
+
+
+def test_progress_reports_the_stages_in_order(server):
+    stages = []
+
+    async def run():
+        client = ModelClient(server.address)
+        try:
+            await Composer(client).compose(ComposeRequest("calm", "short", seed=1), stages.append)
+        finally:
+            await client.close()
+
+    asyncio.run(run())
+    assert stages == [Stage.FIRST_PARTS, Stage.VERSE_2]
+
+
+def test_the_model_info_comes_typed_from_the_metadata_signature(server):
+    async def run():
+        client = ModelClient(server.address)
+        try:
+            return await client.metadata()
+        finally:
+            await client.close()
+
+    info = asyncio.run(run())
+    assert info.version == 1 and info.window == 32 and info.state_size == 0
+    assert info.primers.shape == (len(info.moods), 4, 32) and info.vocab[0] == "_"
+    assert info.info == {"note": "untrained test model"} and info.tokenizer_version is not None
