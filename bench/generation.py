@@ -39,7 +39,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 
-from bgm.form import part_steps  # noqa: E402
+from bgm.form import BAR_STEPS, part_bars  # noqa: E402
 from composer.client import ModelClient  # noqa: E402
 from composer.composer import Composer, ComposeRequest  # noqa: E402
 
@@ -309,7 +309,7 @@ async def measure_networks(target: str, networks: list[dict], seed: dict, peak: 
         print(f"  {n['name']}: songs ...", flush=True)
         n["song_s"] = await song_times(target, n["name"], songs)
         n["s_per_song"] = statistics.median(n["song_s"])
-        n["tokens_per_song"] = 4 * part_steps("medium", n["window"])  # the seed's song: 4 x 128
+        n["tokens_per_song"] = 4 * part_bars("medium") * BAR_STEPS  # the seed's song: 4 x 128
         n["song_speedup"] = seed["s_per_song"] / n["s_per_song"]
         n["concurrent_s"] = await concurrent_songs(target, n["name"], CONCURRENT)
         n["songs_per_min_16"] = 60 * CONCURRENT / n["concurrent_s"]

@@ -3,10 +3,12 @@
 Signatures (every input and output batched along dim 0, so TF Serving's batching can merge calls):
 - ``serving_default`` (``WINDOW_SIGNATURE``, TF Serving's default key): ``tokens`` int32
   [batch, window] and ``mood`` int32 [batch] -> ``logits`` float32 [batch, vocab]; a network that
-  carries state (``state_size`` > 0) also returns ``state`` float32 [batch, state_size].
+  carries state (``state_size`` > 0) also returns ``state`` float32 [batch, state_size]. A melody
+  network (``position_period`` > 0, bgm/melody.py) also takes ``position`` int32 [batch, window]
+  and ``lookback`` int32 [batch, window, 2]: for each token, those of the step it predicts.
 - ``step`` (``STEP_SIGNATURE``, only with ``state_size`` > 0): ``token`` int32 [batch], ``mood``,
-  ``state`` -> ``logits``, ``state``: one token further in constant time (TF Serving is stateless,
-  so the state travels with each request).
+  ``state`` (and ``position`` [batch], ``lookback`` [batch, 2]) -> ``logits``, ``state``: one token
+  further in constant time (TF Serving is stateless, so the state travels with each request).
 - ``metadata`` (``METADATA_SIGNATURE``): ``dummy`` int32 [batch] (ignored) -> per row the fields of
   ``METADATA_FIELDS``, read by ``ModelInfo.from_metadata``.
 
@@ -32,6 +34,9 @@ MOOD = "mood"  # int32 [batch]
 TOKEN = "token"  # int32 [batch], step only
 STATE = "state"  # float32 [batch, state_size], step input, and output of both model signatures
 DUMMY = "dummy"  # int32 [batch], metadata's ignored input
+POSITION = "position"  # int32: melody networks only, the position in the phrase of the predicted step
+LOOKBACK = "lookback"  # int32 [..., 2]: melody networks only, the ids one and two bars before it
+MELODY_INPUTS = frozenset({POSITION, LOOKBACK})
 
 # Output names of the window and step signatures (``STATE`` too, when the network carries state).
 LOGITS = "logits"  # float32 [batch, vocab]
@@ -44,7 +49,13 @@ PRIMERS = "primers"  # int32 [moods, primers, window]: start windows from the tr
 TOKENIZER_VERSION = "tokenizer_version"  # int32: bgm.tokens.TOKENIZER_VERSION at training time
 STATE_SIZE = "state_size"  # int32: 0 unless the network carries state (and has a step signature)
 INFO = "info"  # string: JSON of training figures
-METADATA_FIELDS = (VOCAB, MOODS, WINDOW, PRIMERS, TOKENIZER_VERSION, STATE_SIZE, INFO)
+POSITION_PERIOD = "position_period"  # int32: 0, or the period of the position input (a melody network)
+LOOKBACK_STEPS = "lookback_steps"  # int32 [2]: how many steps back the lookback inputs look
+NORMALISED_KEY = "normalised_key"  # int32: 1 when tunes come out in C major / A minor, to be transposed
+METADATA_FIELDS = (
+    VOCAB, MOODS, WINDOW, PRIMERS, TOKENIZER_VERSION, STATE_SIZE, POSITION_PERIOD, LOOKBACK_STEPS,
+    NORMALISED_KEY, INFO,
+)  # fmt: skip
 REQUIRED_METADATA = (VOCAB, MOODS, WINDOW, PRIMERS, INFO)  # the others came later; old versions lack them
 
 # What each signature takes and gives, for checking a loaded version (names only; shapes above).
@@ -67,6 +78,9 @@ class ModelInfo:
     info: dict
     state_size: int = 0  # > 0: the model has a ``step`` signature that carries this much state per row
     tokenizer_version: int | None = None
+    position_period: int = 0  # > 0: a melody network, which takes position and lookback inputs
+    lookback_steps: tuple[int, ...] = ()
+    normalised_key: bool = False  # its tunes come out in C major / A minor
 
     @classmethod
     def from_metadata(cls, version: int, outputs: Mapping[str, np.ndarray]) -> ModelInfo:
@@ -85,6 +99,9 @@ class ModelInfo:
                 info=json.loads(_text(row[INFO])),
                 state_size=int(row[STATE_SIZE]) if STATE_SIZE in row else 0,
                 tokenizer_version=int(row[TOKENIZER_VERSION]) if TOKENIZER_VERSION in row else None,
+                position_period=int(row[POSITION_PERIOD]) if POSITION_PERIOD in row else 0,
+                lookback_steps=tuple(int(x) for x in row[LOOKBACK_STEPS]) if LOOKBACK_STEPS in row else (),
+                normalised_key=bool(int(row[NORMALISED_KEY])) if NORMALISED_KEY in row else False,
             )
         except (TypeError, IndexError, UnicodeDecodeError, json.JSONDecodeError) as error:
             raise ValueError(str(error)) from None
@@ -99,6 +116,8 @@ def metadata_values(
     tokenizer_version: int,
     state_size: int,
     info: dict,
+    position_period: int = 0,
+    lookback_steps: tuple[int, ...] = (0, 0),
 ) -> dict[str, object]:
     """The metadata signature's values, keyed by their output names (export tiles each along the batch)."""
     return {
@@ -108,6 +127,9 @@ def metadata_values(
         PRIMERS: np.asarray(primers, np.int32),
         TOKENIZER_VERSION: int(tokenizer_version),
         STATE_SIZE: int(state_size),
+        POSITION_PERIOD: int(position_period),
+        LOOKBACK_STEPS: np.asarray(lookback_steps, np.int32),
+        NORMALISED_KEY: int(position_period > 0),
         INFO: json.dumps(info),
     }
 
@@ -128,7 +150,10 @@ def problems(signatures: Mapping[str, tuple[Collection[str], Collection[str]]]) 
 def _io_problems(name: str, wanted, got) -> list[str]:
     (want_in, want_out), (got_in, got_out) = wanted, got
     found = []
-    if set(got_in) != set(want_in):
+    allowed = [set(want_in)]
+    if name != METADATA_SIGNATURE:
+        allowed.append(set(want_in) | MELODY_INPUTS)  # a melody network takes these besides
+    if set(got_in) not in allowed:
         found.append(f"{name!r} takes {sorted(got_in)}, not {sorted(want_in)}")
     if missing := sorted(set(want_out) - set(got_out)):
         found.append(f"{name!r} lacks the outputs {missing}")

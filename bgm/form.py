@@ -2,8 +2,8 @@
 
 As in the seed, four parts are generated (verse 1, chorus, verse 2
 continuing verse 1, bridge) and laid out verse 1, chorus, verse 2, chorus,
-bridge, chorus. A part is ``bars_per_part`` windows long (4 × 32 steps = 8
-bars of 4/4 at the default length); ``length`` scales it.
+bridge, chorus. A part is 8 bars of 4/4 at the default length; ``length``
+scales it.
 """
 
 from __future__ import annotations
@@ -15,8 +15,9 @@ from bgm.tokens import Onset, decode
 PARTS = ("verse1", "chorus", "verse2", "bridge")
 LAYOUT = ("verse1", "chorus", "verse2", "chorus", "bridge", "chorus")
 CONTINUES = {"verse2": "verse1"}  # verse 2 is primed with the end of verse 1
-WINDOWS_PER_PART = {"short": 2, "medium": 4, "long": 6}
-LENGTHS = tuple(WINDOWS_PER_PART)
+BAR_STEPS = 16
+BARS_PER_PART = {"short": 4, "medium": 8, "long": 12}
+LENGTHS = tuple(BARS_PER_PART)
 
 
 @dataclass(frozen=True)
@@ -26,10 +27,10 @@ class Section:
     steps: int
 
 
-def part_steps(length: str, window: int) -> int:
-    if length not in WINDOWS_PER_PART:
+def part_bars(length: str) -> int:
+    if length not in BARS_PER_PART:
         raise ValueError(f"length must be one of {', '.join(LENGTHS)}, not {length!r}")
-    return WINDOWS_PER_PART[length] * window
+    return BARS_PER_PART[length]
 
 
 def layout(parts: dict[str, list[str]]) -> tuple[list[str], list[Section]]:

@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from bgm.form import BAR_STEPS
 from bgm.harmony import Key, estimate_key
-from bgm.tokens import HOLD, onset_token, parse_token
+from bgm.tokens import DURATIONS, HOLD, Onset, decode, encode, onset_token, parse_token
 
-BAR = 16  # steps in a 4/4 bar
+BAR = BAR_STEPS  # steps in a 4/4 bar
 PHRASE_BARS = 4
 POSITIONS = BAR * PHRASE_BARS  # values of the position input
 LOOKBACK = (BAR, 2 * BAR)  # steps back of the lookback inputs
@@ -49,6 +50,11 @@ def normal_shift(key: Key) -> int:
     return (NORMAL_TONIC[key.mode] - key.tonic + 6) % 12 - 6
 
 
+def to_key(key: Key) -> int:
+    """Semitones that move a tune in C major / A minor to ``key`` (-6..5)."""
+    return -normal_shift(key)
+
+
 def transpose(tokens: list[str] | tuple[str, ...], semitones: int) -> list[str]:
     """``tokens`` moved by ``semitones``; raises ValueError when a pitch leaves 0..127."""
     out = []
@@ -64,8 +70,6 @@ def transpose(tokens: list[str] | tuple[str, ...], semitones: int) -> list[str]:
 
 def normalise(tokens: list[str] | tuple[str, ...]) -> tuple[list[str], Key]:
     """``tokens`` in C major or A minor, and the key they were in."""
-    from bgm.tokens import decode
-
     key = estimate_key(decode(list(tokens)))
     return transpose(tokens, normal_shift(key)), key
 
@@ -81,3 +85,32 @@ def lookbacks(ids: np.ndarray) -> np.ndarray:
     for j, back in enumerate(LOOKBACK):
         out[back:, j] = ids[: max(len(ids) - back, 0)]
     return out
+
+
+def floor_steps(steps: float) -> int:
+    """The longest allowed duration that fits in ``steps`` (a melody note never overlaps the next)."""
+    return max((d for d in DURATIONS if d <= steps + 1e-6), default=DURATIONS[0])
+
+
+def melody_line(notes: list[tuple[int, tuple[int, ...], int]]) -> list[Onset]:
+    """One line from (step, pitches, steps) notes: the top pitch per step, each cut where the next starts."""
+    top: dict[int, tuple[int, int]] = {}
+    for step, pitches, steps in notes:
+        pitch = max(pitches)
+        if step not in top or pitch > top[step][0]:
+            top[step] = (pitch, max(steps, top.get(step, (0, 0))[1]) if step in top else steps)
+    starts = sorted(top)
+    line = []
+    for i, step in enumerate(starts):
+        pitch, steps = top[step]
+        if i + 1 < len(starts):
+            steps = min(steps, starts[i + 1] - step)
+        line.append(Onset(step, (pitch,), floor_steps(steps)))
+    return line
+
+
+def one_line(tokens: list[str]) -> list[str]:
+    """``tokens`` as a single line: each note cut where the next one starts (the model picks a note's
+    length when it strikes it, and may strike the next one sooner)."""
+    onsets = decode(tokens)
+    return encode(melody_line([(o.step, o.pitches, o.steps) for o in onsets]), len(tokens))

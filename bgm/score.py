@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 from music21 import chord, note, stream
 
-from bgm.tokens import DURATIONS, STEP_QUARTERS, Onset, encode
+from bgm.melody import melody_line
+from bgm.tokens import STEP_QUARTERS, Onset, encode
 
 MIN_ONSETS = 8  # shorter pieces teach nothing and are skipped
 
@@ -78,28 +79,6 @@ def _notes(part: stream.Stream) -> list[tuple[float, tuple[int, ...], float]]:
     return out
 
 
-def floor_steps(steps: float) -> int:
-    """The longest allowed duration that fits in ``steps`` (a melody note never overlaps the next)."""
-    return max((d for d in DURATIONS if d <= steps + 1e-6), default=DURATIONS[0])
-
-
-def melody_line(notes: list[tuple[int, tuple[int, ...], int]]) -> list[Onset]:
-    """One line from (step, pitches, steps) notes: the top pitch per step, each cut where the next starts."""
-    top: dict[int, tuple[int, int]] = {}
-    for step, pitches, steps in notes:
-        pitch = max(pitches)
-        if step not in top or pitch > top[step][0]:
-            top[step] = (pitch, max(steps, top.get(step, (0, 0))[1]) if step in top else steps)
-    starts = sorted(top)
-    line = []
-    for i, step in enumerate(starts):
-        pitch, steps = top[step]
-        if i + 1 < len(starts):
-            steps = min(steps, starts[i + 1] - step)
-        line.append(Onset(step, (pitch,), floor_steps(steps)))
-    return line
-
-
 def _phase(part: stream.Stream, first_offset: float) -> int:
     """Steps between the bar line before ``first_offset`` and it, pickups included."""
     measures = list(part.getElementsByClass(stream.Measure))
@@ -135,7 +114,9 @@ def melody_of(score: stream.Score) -> Melody | None:
     if not voiced:
         return None
     lead, notes = voiced[0]
-    grid = [(round(offset / STEP_QUARTERS), pitches, length / STEP_QUARTERS) for offset, pitches, length in notes]
+    grid = [
+        (round(offset / STEP_QUARTERS), pitches, length / STEP_QUARTERS) for offset, pitches, length in notes
+    ]
     sounding: dict[int, int] = {}  # pitches struck at each step, in every part
     for _, part_notes in voiced:
         for offset, pitches, _ in part_notes:
@@ -155,5 +136,7 @@ def pieces_of(parsed: stream.Stream, source: str) -> list[Piece]:
         first = melody.onsets[0].step
         shifted = [Onset(o.step - first, o.pitches, o.steps) for o in melody.onsets]
         tokens = tuple(encode(shifted))
-        pieces.append(Piece(f"{source}#{index}", meter_of(score), tokens, melody.phase, round(melody.texture, 3)))
+        pieces.append(
+            Piece(f"{source}#{index}", meter_of(score), tokens, melody.phase, round(melody.texture, 3))
+        )
     return pieces

@@ -53,6 +53,7 @@ class Style:
     bass_rhythm: Rhythm
     temperature: float  # sampling defaults for the melody model
     top_p: float
+    keys: tuple[int, ...] = (0, 2, 5, 7)  # tonics (pitch classes) a song of this mood is drawn in
 
     def __post_init__(self) -> None:
         programs = (self.melody_program, self.harmony_program, self.bass_program)
@@ -66,6 +67,8 @@ class Style:
             raise ValueError(f"{self.mood}: bad velocity or register")
         if not (self.temperature > 0 and 0 < self.top_p <= 1):
             raise ValueError(f"{self.mood}: temperature must be > 0 and top_p in (0, 1]")
+        if not self.keys or not all(0 <= k < 12 for k in self.keys):
+            raise ValueError(f"{self.mood}: keys must be pitch classes 0..11")
 
     @property
     def has_drums(self) -> bool:
@@ -76,18 +79,36 @@ class Style:
 # playful and tense get more surprise (leaps, syncopation); top_p trims only the unlikely tail.
 STYLES: dict[str, Style] = {
     # Flute over a warm pad and a whole-note bass: slow, soft, no drums, nothing to distract.
-    "calm": Style("calm", 72, 73, 89, 32, "none", 64, "major", (62, 86), WHOLE, WHOLE, 0.85, 0.9),
+    "calm": Style(
+        "calm", 72, 73, 89, 32, "none", 64, "major", (62, 86), WHOLE, WHOLE, 0.85, 0.9,
+        keys=(5, 2, 3, 0, 10, 7)
+    ),
     # Piano tune, nylon-guitar chords on the beat, walking quarter bass, light kit at a brisk walk.
-    "happy": Style("happy", 112, 0, 24, 33, "light", 84, "major", (60, 84), QUARTERS, QUARTERS, 1.0, 0.92),
+    "happy": Style(
+        "happy", 112, 0, 24, 33, "light", 84, "major", (60, 84), QUARTERS, QUARTERS, 1.0, 0.92,
+        keys=(0, 2, 5, 7, 9, 10)
+    ),
     # Piano over sustained strings, slow and quiet, in minor; the bass moves only on half bars.
-    "sad": Style("sad", 66, 0, 48, 32, "none", 60, "minor", (55, 79), WHOLE, HALVES, 0.85, 0.9),
+    "sad": Style(
+        "sad", 66, 0, 48, 32, "none", 60, "minor", (55, 79), WHOLE, HALVES, 0.85, 0.9,
+        keys=(2, 4, 9, 7, 0, 11)
+    ),
     # French horn over strings and a contrabass, loud, full drums; major because the corpus
     # labels hymn-like chorales "epic" (bgm.moods), and heroic themes sit in major.
-    "epic": Style("epic", 96, 60, 48, 43, "driving", 100, "major", (55, 79), WHOLE, EIGHTHS, 0.9, 0.92),
+    "epic": Style(
+        "epic", 96, 60, 48, 43, "driving", 100, "major", (55, 79), WHOLE, EIGHTHS, 0.9, 0.92,
+        keys=(2, 0, 3, 10, 5)
+    ),
     # Pizzicato strings over a string pad and a pulsing synth bass in eighths, fast, minor.
-    "tense": Style("tense", 132, 45, 49, 38, "driving", 92, "minor", (60, 84), WHOLE, EIGHTHS, 1.05, 0.95),
+    "tense": Style(
+        "tense", 132, 45, 49, 38, "driving", 92, "minor", (60, 84), WHOLE, EIGHTHS, 1.05, 0.95,
+        keys=(4, 0, 2, 6, 11, 7)
+    ),
     # Clarinet with off-beat piano chords and a bouncing bass: jig-like, light and quick.
-    "playful": Style("playful", 120, 71, 0, 32, "light", 80, "major", (64, 88), OFFBEATS, BOUNCE, 1.1, 0.95),
+    "playful": Style(
+        "playful", 120, 71, 0, 32, "light", 80, "major", (64, 88), OFFBEATS, BOUNCE, 1.1, 0.95,
+        keys=(7, 2, 9, 0, 5, 4)
+    ),
 }
 
 

@@ -27,6 +27,8 @@ from composer.wire import (
 
 __all__ = ["CHANNEL_OPTIONS", "ModelClient", "ModelInfo"]
 
+Inputs = dict[str, np.ndarray]
+
 # gRPC waits up to 120 s (growing by 1.6x from 1 s) between reconnection attempts to a server that went
 # away; a restarted model server should be used within a second or two of coming back, not minutes.
 CHANNEL_OPTIONS = [
@@ -114,24 +116,34 @@ class ModelClient:
         except (KeyError, ValueError) as error:
             raise ModelError(f"Model version {version} sent an unusable reply ({error}).") from None
 
-    async def logits(self, version: int, tokens: np.ndarray, moods: np.ndarray) -> np.ndarray:
-        """float32 [rows, vocab] next-token logits after each row's window of ``tokens``."""
+    async def logits(
+        self, version: int, tokens: np.ndarray, moods: np.ndarray, melody: Inputs | None = None
+    ) -> np.ndarray:
+        """float32 [rows, vocab] next-token logits after each row's window of ``tokens``
+        (``melody``: the position and lookback inputs of a melody network)."""
         inputs = {contract.TOKENS: tokens.astype(np.int32), contract.MOOD: moods.astype(np.int32)}
+        inputs |= melody or {}
         outputs = await self.predict(version, contract.WINDOW_SIGNATURE, inputs, (contract.LOGITS,))
         return outputs[contract.LOGITS]
 
     async def start(
-        self, version: int, tokens: np.ndarray, moods: np.ndarray
+        self, version: int, tokens: np.ndarray, moods: np.ndarray, melody: Inputs | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
         """Logits and carried state after each row's window (models with ``state_size``)."""
         inputs = {contract.TOKENS: tokens.astype(np.int32), contract.MOOD: moods.astype(np.int32)}
+        inputs |= melody or {}
         out = await self.predict(
             version, contract.WINDOW_SIGNATURE, inputs, (contract.LOGITS, contract.STATE)
         )
         return out[contract.LOGITS], out[contract.STATE]
 
     async def step(
-        self, version: int, tokens: np.ndarray, moods: np.ndarray, state: np.ndarray
+        self,
+        version: int,
+        tokens: np.ndarray,
+        moods: np.ndarray,
+        state: np.ndarray,
+        melody: Inputs | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Logits and state one token on: ``tokens`` [rows] fed after ``state`` [rows, state_size]."""
         inputs = {
@@ -139,6 +151,7 @@ class ModelClient:
             contract.MOOD: moods.astype(np.int32),
             contract.STATE: state,
         }
+        inputs |= melody or {}
         out = await self.predict(version, contract.STEP_SIGNATURE, inputs, (contract.LOGITS, contract.STATE))
         return out[contract.LOGITS], out[contract.STATE]
 

@@ -19,20 +19,21 @@ from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
-from bgm.form import LENGTHS, Section, layout, part_steps
-from bgm.harmony import with_mode
+from bgm import phrases
+from bgm.constraints import Rules
+from bgm.form import BAR_STEPS, LENGTHS, Section, layout, part_bars
+from bgm.harmony import Key, with_mode
+from bgm.melody import one_line, to_key, transpose
 from bgm.styles import STYLES
 from bgm.tokens import decode, encode
 from composer.client import ModelClient, ModelInfo
 from composer.errors import BgmError, ModelChanged, UnknownMood
+from composer.generation import Generator, Rows
 from composer.sampling import sample
 from composer.stages import Stage
 
 Progress = Callable[[Stage], None]
-# A carried state is read afresh from the last window every this many steps: the causal network was
-# trained on windows, so its state should never hold much more history than a window (a song's part
-# is 4-6 windows long, and a state carried through all of it drifts into wandering melodies). The
-# window call replaces that step's call, so the number of Predicts stays the same.
+# A carried state is read afresh from the last window every this many steps (composer/generation.py).
 RESTART_EVERY = 8
 
 
@@ -99,76 +100,39 @@ class Composer:
         style = STYLES[request.mood]
         temperature = request.temperature or style.temperature
         top_p = request.top_p or style.top_p
-        steps = part_steps(request.length, info.window)
+        bars = part_bars(request.length)
         mood = info.moods.index(request.mood)
 
         primers = info.primers[mood]
-        picks = np.random.default_rng(request.seed).choice(len(primers), size=3, replace=len(primers) < 3)
+        song_rng = np.random.default_rng(request.seed)  # what the seed fixes: primers and key
+        picks = song_rng.choice(len(primers), size=3, replace=len(primers) < 3)
+        tonic = int(song_rng.choice(style.keys))
         rng = np.random.default_rng([request.seed, request.variation])
 
         def choose(logits: np.ndarray) -> np.ndarray:
             return self.decoder(logits, temperature, top_p, rng)
 
+        generator = Generator(self.client, info, choose, RESTART_EVERY)
+        # A melody network writes in C major / A minor: the rules and phrase plans are written for that.
+        rules = Rules(mode=style.mode) if info.normalised_key else None
+        plan = phrases.plan(bars) if info.position_period else None
         if progress:
             progress(Stage.FIRST_PARTS)
-        # A copy: the model's primers stay as they are.
-        context = _Context(np.array(primers[picks], dtype=np.int32), np.full(3, mood, dtype=np.int32))
-        verse1, chorus, bridge = await self._generate(info, context, steps, choose)
+        # A copy: the model's primers stay as they are. Parts start where the primers end.
+        rows = Rows(np.array(primers[picks], dtype=np.int32), np.full(3, mood, dtype=np.int32), info.window)
+        verse1, chorus, bridge = await generator.write(rows, bars * BAR_STEPS, rules, plan)
         if progress:
             progress(Stage.VERSE_2)
-        (verse2,) = await self._generate(info, context.row(0), steps, choose)
+        (verse2,) = await generator.write(rows.row(0), bars * BAR_STEPS, rules, plan)
 
         parts = {"verse1": verse1, "chorus": chorus, "verse2": verse2, "bridge": bridge}
-        tokens, sections = layout({name: [info.vocab[i] for i in ids] for name, ids in parts.items()})
-        # The model leans to major (most of the corpus is); sad and tense songs should sound minor.
-        tokens = encode(with_mode(decode(tokens), style.mode), len(tokens))
+        named = {name: [info.vocab[i] for i in ids] for name, ids in parts.items()}
+        if info.position_period:
+            named = {name: one_line(part) for name, part in named.items()}
+        tokens, sections = layout(named)
+        if info.normalised_key:
+            tokens = transpose(tokens, to_key(Key(tonic, style.mode)))
+        else:
+            # Older models lean to major (most of the corpus is); sad and tense songs should sound minor.
+            tokens = encode(with_mode(decode(tokens), style.mode), len(tokens))
         return Composition(request, info.version, tuple(tokens), tuple(sections))
-
-    async def _generate(
-        self, info: ModelInfo, context: _Context, steps: int, choose: Callable[[np.ndarray], np.ndarray]
-    ) -> np.ndarray:
-        """[rows, steps] token ids continuing each row of ``context``, which moves on with them."""
-        out = np.empty((len(context.window), steps), dtype=np.int32)
-        for t in range(steps):
-            ids = choose(await self._logits(info, context)).astype(np.int32)
-            out[:, t] = ids
-            context.window = np.concatenate([context.window[:, 1:], ids[:, None]], axis=1)
-            context.pending = ids
-        return out
-
-    async def _logits(self, info: ModelInfo, context: _Context) -> np.ndarray:
-        """Next-token logits of each row: from its window, or one step on from its carried state."""
-        if not info.state_size:
-            return await self.client.logits(info.version, context.window, context.moods)
-        if context.state is None or context.stepped >= RESTART_EVERY:
-            context.logits, context.state = await self.client.start(
-                info.version, context.window, context.moods
-            )
-            context.stepped = 0
-        elif context.pending is not None:
-            context.logits, context.state = await self.client.step(
-                info.version, context.pending, context.moods, context.state
-            )
-            context.stepped += 1
-        context.pending = None
-        return context.logits
-
-
-@dataclass
-class _Context:
-    """Where each row of a generation stands: its last window and, for a model that carries state,
-    its state and logits; ``pending`` tokens are chosen but not yet fed to the state."""
-
-    window: np.ndarray  # int32 [rows, window]
-    moods: np.ndarray  # int32 [rows]
-    state: np.ndarray | None = None
-    logits: np.ndarray | None = None
-    pending: np.ndarray | None = None
-    stepped: int = 0  # steps since the state was last read from a window
-
-    def row(self, i: int) -> _Context:
-        def take(a: np.ndarray | None) -> np.ndarray | None:
-            return None if a is None else a[i : i + 1]
-
-        rows = (take(a) for a in (self.window, self.moods, self.state, self.logits, self.pending))
-        return _Context(*rows, stepped=self.stepped)

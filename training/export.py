@@ -1,26 +1,9 @@
-"""SavedModel export: the model contract that the server and the bot rely on.
+"""SavedModel export: writes the model contract of bgm/contract.py (signatures, inputs, metadata).
 
-Signatures (all outputs batched along dim 0, so TF Serving's batching,
-which splits every output by the requests' batch sizes, can serve them):
-- ``serving_default``: ``tokens`` int32 [batch, window], ``mood`` int32 [batch]
-  (and, for a network with melody inputs, ``position`` int32 [batch, window]
-  and ``lookback`` int32 [batch, window, 2]: those of the step each token
-  predicts) -> ``logits`` float32 [batch, vocab].
-- ``metadata``: ``dummy`` int32 [batch] (ignored) -> per row: ``vocab``
-  string [vocab], ``moods`` string [moods], ``window`` int32,
-  ``primers`` int32 [moods, primers, window], ``tokenizer_version`` int32,
-  ``state_size`` int32 (0 unless the network carries state),
-  ``position_period`` int32 (0 without melody inputs, else the period of the
-  position input), ``lookback_steps`` int32 [2], ``normalised_key`` int32 (1
-  when the tunes come out in C major / A minor for the composer to transpose),
-  ``info`` string (JSON: training figures).
-
-The causal network (``arch="lstm"``) also returns ``state`` float32
-[batch, state_size] from ``serving_default`` (the state after the window),
-and has ``step``: ``token`` int32 [batch], ``mood`` int32 [batch], ``state``
-(and ``position`` [batch], ``lookback`` [batch, 2]) -> ``logits``, ``state``:
-one token further in constant time. TF Serving is stateless, so the state
-travels with each request.
+Every output is batched along dim 0, so TF Serving's batching, which splits
+every output by the requests' batch sizes, can serve them. The causal
+network's ``step`` signature runs the same layers one token on from a carried
+state; ``verify`` checks that it ends where the window signature ends.
 """
 
 from __future__ import annotations
@@ -32,6 +15,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from bgm import contract
 from bgm.melody import LOOKBACK, POSITIONS
 from bgm.moods import MOODS
 from bgm.tokens import TOKENIZER_VERSION
@@ -58,18 +42,18 @@ def export(
     portable = build(config, use_cudnn=False, unroll=True)
     portable.set_weights(model.get_weights())
 
-    constants = {
-        "vocab": tf.constant(list(vocab.tokens)),
-        "moods": tf.constant(list(MOODS)),
-        "window": tf.constant(config.window, tf.int32),
-        "primers": tf.constant(primers.astype(np.int32)),
-        "tokenizer_version": tf.constant(TOKENIZER_VERSION, tf.int32),
-        "state_size": tf.constant(config.state_size, tf.int32),
-        "position_period": tf.constant(POSITIONS if config.melody_inputs else 0, tf.int32),
-        "lookback_steps": tf.constant(LOOKBACK if config.melody_inputs else (0, 0), tf.int32),
-        "normalised_key": tf.constant(int(config.melody_inputs), tf.int32),
-        "info": tf.constant(json.dumps(info)),
-    }
+    values = contract.metadata_values(
+        vocab=vocab.tokens,
+        moods=MOODS,
+        window=config.window,
+        primers=primers,
+        tokenizer_version=TOKENIZER_VERSION,
+        state_size=config.state_size,
+        info=info,
+        position_period=POSITIONS if config.melody_inputs else 0,
+        lookback_steps=LOOKBACK if config.melody_inputs else (0, 0),
+    )
+    constants = {name: tf.constant(value) for name, value in values.items()}
 
     archive = keras.export.ExportArchive()
     archive.track(portable)
@@ -78,35 +62,34 @@ def export(
         rows = tf.shape(dummy)[0]
         return {name: _tile(value, rows) for name, value in constants.items()}
 
-    mood_spec = tf.TensorSpec([None], tf.int32, name="mood")
-    window_specs = [tf.TensorSpec([None, config.window], tf.int32, name="tokens"), mood_spec]
-    step_specs = [tf.TensorSpec([None], tf.int32, name="token"), mood_spec]
+    mood_spec = tf.TensorSpec([None], tf.int32, name=contract.MOOD)
+    window_specs = [tf.TensorSpec([None, config.window], tf.int32, name=contract.TOKENS), mood_spec]
+    step_specs = [tf.TensorSpec([None], tf.int32, name=contract.TOKEN), mood_spec]
     if config.melody_inputs:
         window_specs += [
-            tf.TensorSpec([None, config.window], tf.int32, name="position"),
-            tf.TensorSpec([None, config.window, len(LOOKBACK)], tf.int32, name="lookback"),
+            tf.TensorSpec([None, config.window], tf.int32, name=contract.POSITION),
+            tf.TensorSpec([None, config.window, len(LOOKBACK)], tf.int32, name=contract.LOOKBACK),
         ]
         step_specs += [
-            tf.TensorSpec([None], tf.int32, name="position"),
-            tf.TensorSpec([None, len(LOOKBACK)], tf.int32, name="lookback"),
+            tf.TensorSpec([None], tf.int32, name=contract.POSITION),
+            tf.TensorSpec([None, len(LOOKBACK)], tf.int32, name=contract.LOOKBACK),
         ]
     if config.arch == "lstm":
         stepper = _Stepper(portable, config)
-        archive.add_endpoint("serving_default", stepper.window, input_signature=window_specs)
-        step_specs.insert(2, tf.TensorSpec([None, config.state_size], tf.float32, name="state"))
-        archive.add_endpoint("step", stepper.step, input_signature=step_specs)
+        archive.add_endpoint(contract.WINDOW_SIGNATURE, stepper.window, input_signature=window_specs)
+        step_specs.insert(2, tf.TensorSpec([None, config.state_size], tf.float32, name=contract.STATE))
+        archive.add_endpoint(contract.STEP_SIGNATURE, stepper.step, input_signature=step_specs)
     else:
 
         def serving_default(tokens, mood, position=None, lookback=None):
             inputs = {"tokens": tokens, "mood": mood}
             if config.melody_inputs:
                 inputs |= {"position": position, "lookback": lookback}
-            return {"logits": portable(inputs, training=False)}
+            return {contract.LOGITS: portable(inputs, training=False)}
 
-        archive.add_endpoint("serving_default", serving_default, input_signature=window_specs)
-    archive.add_endpoint(
-        "metadata", metadata, input_signature=[tf.TensorSpec([None], tf.int32, name="dummy")]
-    )
+        archive.add_endpoint(contract.WINDOW_SIGNATURE, serving_default, input_signature=window_specs)
+    dummy_spec = tf.TensorSpec([None], tf.int32, name=contract.DUMMY)
+    archive.add_endpoint(contract.METADATA_SIGNATURE, metadata, input_signature=[dummy_spec])
     archive.write_out(str(path), verbose=False)
 
     extra = path / EXTRA_DIR
@@ -131,14 +114,14 @@ class _Stepper:
         for lstm in self.lstms:
             x, h, c = lstm(x, training=False)
             states += [h, c]
-        return {"logits": self.head(x[:, -1]), "state": tf.concat(states, -1)}
+        return {contract.LOGITS: self.head(x[:, -1]), contract.STATE: tf.concat(states, -1)}
 
     def step(self, token, mood, state, position=None, lookback=None):
         x = self.embed(token, mood, position, lookback)
         h1, c1, h2, c2 = tf.split(state, 4, axis=-1)
         x, (h1, c1) = self.lstms[0].cell(x, [h1, c1], training=False)
         x, (h2, c2) = self.lstms[1].cell(x, [h2, c2], training=False)
-        return {"logits": self.head(x), "state": tf.concat([h1, c1, h2, c2], -1)}
+        return {contract.LOGITS: self.head(x), contract.STATE: tf.concat([h1, c1, h2, c2], -1)}
 
 
 def verify(

@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass
 import keras
 from keras import layers
 
+from bgm import contract
 from bgm.melody import LOOKBACK, POSITIONS
 
 ARCHS = ("blstm", "lstm")
@@ -70,7 +71,12 @@ class ModelConfig:
     def from_dict(cls, data: dict) -> ModelConfig:
         # Configs written before melody inputs existed describe the older networks.
         legacy = {"melody_inputs": False, "trained_steps": 8, "window": 32, "units": 128, "arch": "blstm"}
-        return cls(**{k: data.get(k, legacy.get(k)) for k in cls.__dataclass_fields__ if k in data or k in legacy})
+        fields = {
+            k: data[k] if k in data else legacy[k]
+            for k in cls.__dataclass_fields__
+            if k in data or k in legacy
+        }
+        return cls(**fields)
 
 
 class Embedder:
@@ -112,12 +118,13 @@ class Embedder:
 
 def _inputs(config: ModelConfig) -> dict:
     inputs = {
-        "tokens": keras.Input(shape=(config.window,), dtype="int32", name="tokens"),
-        "mood": keras.Input(shape=(), dtype="int32", name="mood"),
+        contract.TOKENS: keras.Input(shape=(config.window,), dtype="int32", name=contract.TOKENS),
+        contract.MOOD: keras.Input(shape=(), dtype="int32", name=contract.MOOD),
     }
     if config.melody_inputs:
-        inputs["position"] = keras.Input(shape=(config.window,), dtype="int32", name="position")
-        inputs["lookback"] = keras.Input(shape=(config.window, len(LOOKBACK)), dtype="int32", name="lookback")
+        inputs[contract.POSITION] = keras.Input(shape=(config.window,), dtype="int32", name=contract.POSITION)
+        lookback = keras.Input(shape=(config.window, len(LOOKBACK)), dtype="int32", name=contract.LOOKBACK)
+        inputs[contract.LOOKBACK] = lookback
     return inputs
 
 

@@ -14,7 +14,9 @@ def test_only_meters_with_bar_lines_on_the_16_step_grid_fit(meter, fits):
     assert melody.fits_grid(meter) is fits
 
 
-@pytest.mark.parametrize(("key", "shift"), [(Key(7, "major"), 5), (Key(2, "major"), -2), (Key(4, "minor"), 5)])
+@pytest.mark.parametrize(
+    ("key", "shift"), [(Key(7, "major"), 5), (Key(2, "major"), -2), (Key(4, "minor"), 5)]
+)
 def test_the_normal_shift_moves_the_tonic_to_c_major_or_a_minor_the_short_way(key, shift):
     assert -6 <= shift <= 5
     assert melody.normal_shift(key) == shift
@@ -51,3 +53,7 @@ def test_lookbacks_are_the_ids_one_and_two_bars_back_and_hold_before_the_start()
     assert back[15].tolist() == [0, 0]
     assert back[16].tolist() == [1, 0]
     assert back[39].tolist() == [ids[23], ids[7]]
+
+
+def test_one_line_cuts_a_note_where_the_next_one_starts():
+    assert melody.one_line(["60:16", HOLD, HOLD, HOLD, "62:4", HOLD]) == ["60:4", HOLD, HOLD, HOLD, "62:4", HOLD]

@@ -1,6 +1,7 @@
 from music21 import chord, meter, note, stream, tie
 
-from bgm.score import melody_line, melody_of, meter_of, pieces_of
+from bgm.melody import melody_line
+from bgm.score import melody_of, meter_of, pieces_of
 from bgm.tokens import Onset
 
 

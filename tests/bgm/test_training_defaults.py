@@ -1,13 +1,20 @@
 """Training's defaults: one set, the shipped model's, read by ``bgm train`` and the training code."""
 
+import json
+from pathlib import Path
+
 import pytest
 
 from bgm.training_defaults import DEFAULTS, TrainingDefaults
 from cli.main import main
 
+MODELS = Path(__file__).resolve().parents[2] / "models" / "bgm"
 
-def test_the_default_network_is_the_shipped_causal_lstm():
-    assert (DEFAULTS.arch, DEFAULTS.units, DEFAULTS.window) == ("lstm", 128, 32)
+
+def test_the_defaults_train_the_shipped_default_network():
+    latest = max((p for p in MODELS.iterdir() if p.name.isdigit()), key=lambda p: int(p.name))
+    config = json.loads((latest / "assets.extra" / "bgm" / "model.json").read_text())["config"]
+    assert (DEFAULTS.arch, DEFAULTS.units, DEFAULTS.window) == (config["arch"], config["units"], config["window"])
 
 
 def test_an_unknown_network_is_refused():

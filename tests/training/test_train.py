@@ -145,7 +145,9 @@ def test_the_causal_network_steps_from_its_state_to_where_its_window_pass_ends(t
     position = tf.constant(rng.integers(0, 64, (2, 32)), tf.int32)
     lookback = tf.constant(rng.integers(0, 20, (2, 32, 2)), tf.int32)
     mood = tf.constant([1, 4])
-    whole = loaded.signatures["serving_default"](tokens=tokens, mood=mood, position=position, lookback=lookback)
+    whole = loaded.signatures["serving_default"](
+        tokens=tokens, mood=mood, position=position, lookback=lookback
+    )
     state = tf.zeros([2, state_size])
     for t in range(32):
         stepped = loaded.signatures["step"](
