@@ -135,7 +135,8 @@ def verify(
     if config.melody_inputs:
         rng = np.random.default_rng(0)
         inputs["position"] = rng.integers(0, POSITIONS, tokens.shape).astype(np.int32)
-        inputs["lookback"] = rng.integers(0, len(vocab), (*tokens.shape, len(config.lookback))).astype(np.int32)
+        looks = (*tokens.shape, len(config.lookback))
+        inputs["lookback"] = rng.integers(0, len(vocab), looks).astype(np.int32)
     out = loaded.signatures["serving_default"](**{k: tf.constant(v) for k, v in inputs.items()})
     got = out["logits"]
     want = np.asarray(model(inputs, training=False))
