@@ -3,8 +3,9 @@
     python bench/quality.py [--songs 8] [--seed-base 100] [--server HOST:PORT] [--models DIR]
                             [--out bench/results/quality] [--moods calm,happy,...] [--measure-only]
 
-Starts ``bgm serve`` on ``--models`` (unless ``--server``), composes ``--songs`` songs per mood with
-``bgm compose`` (seeds from ``--seed-base``), then measures the melody track of every MIDI file:
+Starts ``bgm serve`` on ``--models`` (unless ``--server``), composes ``--songs`` medium songs per mood
+through bgm's composer and the server's gRPC API (seeds from ``--seed-base``; MIDI only), then
+measures the melody track of every MIDI file:
 MusPy's pitch-class entropy, scale consistency, polyphony, pitch range and pitches used on 8-bar
 windows, the shape of the line, the empty-beat rate and longest silence, the key by music21, novelty
 against bgm's training corpus and a classifier two-sample test (issue 11, "Measuring it"). The
@@ -24,7 +25,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -372,23 +372,35 @@ def wait_serving(target: str, server: subprocess.Popen, timeout: float = 600.0) 
 
 
 def compose_songs(target: str, moods: Sequence[str], seeds: Sequence[int], out: Path, jobs: int) -> None:
-    """``bgm compose`` once per mood and seed, ``jobs`` at a time, each into ``out/<mood>``."""
+    """One song per mood and seed through bgm's composer and ``target``'s gRPC API, ``jobs`` at a
+    time, written as MIDI (what is measured; audio would only cost time) into ``out/<mood>``."""
+    import asyncio
 
-    def one(mood: str, seed: int) -> None:
-        where = ["--server", target, "--out", str(out / mood)]
-        cmd = [bgm_command(), "compose", "--mood", mood, "--seed", str(seed)] + where
-        done = subprocess.run(cmd, capture_output=True, text=True)
-        if done.returncode:
-            raise RuntimeError(f"{' '.join(cmd)} failed:\n{done.stderr[-2000:]}")
-        print(f"  {mood} seed {seed}: {done.stdout.strip().splitlines()[-1]}", flush=True)
+    from composer.client import ModelClient
+    from composer.composer import Composer, ComposeRequest
+    from composer.render import render_midi
+    from composer.song import file_stem
 
-    with ThreadPoolExecutor(jobs) as pool:
+    async def run() -> None:
+        client = ModelClient(target, deadline=60.0)
+        composer, slots = Composer(client), asyncio.Semaphore(jobs)
+
+        async def one(mood: str, seed: int) -> None:
+            async with slots:
+                song = await composer.compose(ComposeRequest(mood, "medium", seed=seed))
+            seeded = song.request
+            files = render_midi(
+                list(song.tokens), list(song.sections), mood, out / mood, file_stem(seeded),
+                tempo=None, key=song.key,
+            )  # fmt: skip
+            print(f"  {mood} seed {seed}: {files.key}, model version {song.model_version}", flush=True)
+
         try:
-            for future in [pool.submit(one, m, s) for m in moods for s in seeds]:
-                future.result()
-        except BaseException:
-            pool.shutdown(cancel_futures=True)  # one failed: do not compose the rest for nothing
-            raise
+            await asyncio.gather(*(one(m, s) for m in moods for s in seeds))
+        finally:
+            await client.close()
+
+    asyncio.run(run())
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
