@@ -7,9 +7,11 @@ a chromatic passing note the model is sure of survives. A melody that has
 been silent for ``max_rest`` steps must strike a note: one run of "no new
 onset" tokens could otherwise swallow bars (the shipped v2 went silent for 17
 beats). Pitches outside the register and leaps over an octave are ruled out,
-and every leap is made a little less likely the wider it is (a tune moves
-mostly by step; a small model trained briefly spreads its guesses over the
-chord tones around the last note).
+and every leap is made a little less likely the wider it is, a repeated note
+too (a tune moves mostly by step; a small model trained briefly spreads its
+guesses over the chord tones around the last note). A part ends on a
+cadence: its last bar opens with the tonic, which also tells a minor tune
+from its relative major.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from bgm.tokens import parse_token
 
 # Pitch classes of C major / A natural minor, plus G#, the leading tone of A minor.
 SCALE = {"major": (0, 2, 4, 5, 7, 9, 11), "minor": (0, 2, 4, 5, 7, 8, 9, 11)}
+TONIC = {"major": 0, "minor": 9}  # C major, A minor (bgm/melody.py NORMAL_TONIC)
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,7 @@ class Rules:
     high: int = 86
     max_leap: int = 12
     leap_cost: float = 0.15  # log-probability taken per semitone of a leap beyond a whole step
+    repeat_cost: float = 0.5  # log-probability taken from striking the last pitch again
 
 
 @dataclass
@@ -50,6 +54,7 @@ class Constraints:
     vocab: tuple[str, ...]
     rules: Rules
     rows: int
+    cadence: int | None = None  # the step that must strike the tonic (the last bar's downbeat)
     step: int = 0
     lines: list[LineState] = field(default_factory=list)
 
@@ -62,6 +67,7 @@ class Constraints:
         self.key_penalty = np.where(self.is_onset & ~in_key, np.log(self.rules.out_of_key), 0.0)
         in_range = (self.pitch >= self.rules.low) & (self.pitch <= self.rules.high)
         self.allowed = ~self.is_onset | in_range
+        self.tonic = self.is_onset & (self.pitch % 12 == TONIC[self.rules.mode])
         if not self.lines:
             self.lines = [LineState() for _ in range(self.rows)]
 
@@ -73,9 +79,12 @@ class Constraints:
             if line.last_pitch is not None:
                 interval = np.abs(self.pitch - line.last_pitch)
                 out[r, self.is_onset] -= self.rules.leap_cost * np.maximum(interval - 2, 0)[self.is_onset]
+                out[r, self.is_onset & (interval == 0)] -= self.rules.repeat_cost
                 out[r, self.is_onset & (interval > self.rules.max_leap)] = -np.inf
             if self.step - line.sounding_until >= self.rules.max_rest:
                 out[r, ~self.is_onset] = -np.inf
+            if self.step == self.cadence:
+                out[r, ~self.tonic] = -np.inf
             if not np.isfinite(out[r]).any():  # nothing left: fall back to the model alone
                 out[r] = logits[r]
         return out

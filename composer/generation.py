@@ -85,7 +85,7 @@ class Generator:
         start = rows.history.shape[1]
         constraints = None
         if rules is not None:
-            constraints = Constraints(self.info.vocab, rules, len(rows.history))
+            constraints = Constraints(self.info.vocab, rules, len(rows.history), cadence=steps - BAR)
             constraints.start_from([[self.info.vocab[i] for i in h[-2 * BAR :]] for h in rows.history])
         for t in range(steps):
             logits = await self._logits(rows)

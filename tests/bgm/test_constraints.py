@@ -76,3 +76,18 @@ def test_wider_leaps_cost_more_and_steps_nothing():
     assert out[0, 3] == 0  # D: a step
     assert out[0, 4] == -0.2 * 2  # E: a third, two semitones past a step
     assert out[0, 7] < out[0, 4]  # C5: an octave costs more
+
+
+def test_striking_the_last_pitch_again_costs_a_little():
+    c = _constraints(leap_cost=0.0, repeat_cost=0.5)
+    c.advance(np.array([1]))  # C4
+    out = c.apply(np.zeros((1, len(VOCAB))))
+    assert out[0, 1] == -0.5 and out[0, 3] == 0
+
+
+def test_the_cadence_step_strikes_the_tonic():
+    c = Constraints(VOCAB, Rules(mode="major"), 1, cadence=0)
+    out = c.apply(np.zeros((1, len(VOCAB))))
+    assert set(np.flatnonzero(np.isfinite(out[0]))) == {1, 7}  # C4 and C5: no HOLD, no other pitch
+    minor = Constraints(VOCAB, Rules(mode="minor"), 1, cadence=0).apply(np.zeros((1, len(VOCAB))))
+    assert np.isfinite(minor[0]).all()  # no A in this vocabulary: nothing is left, so the model decides
