@@ -203,3 +203,39 @@ def test_a_taken_rest_port_is_an_error(rest, make_server, built, tmp_path):
     shutil.copytree(built["1"], root / MODEL / "1")
     with pytest.raises(OSError, match="REST"):
         make_server(root, rest_port=rest.rest_port)
+
+
+def test_serve_answers_rest_beside_grpc(models_root):
+    """``bgm serve --rest-port``: the REST port comes up with the gRPC one and goes down with it."""
+    import threading
+    import time
+
+    from model_server import serve
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=serve, kwargs={"models_root": models_root, "port": 0, "rest_port": port, "stop_event": stop}
+    )
+    thread.start()
+    try:
+
+        class Server:
+            rest_port = port
+
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                status, answer = call(Server, "/v1/models/toy")
+                break
+            except (urllib.error.URLError, ConnectionError):
+                assert time.monotonic() < deadline, "REST did not come up"
+                time.sleep(0.2)
+        assert status == 200 and answer["model_version_status"][0]["state"] == "AVAILABLE"
+    finally:
+        stop.set()
+        thread.join(60)
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
