@@ -24,9 +24,8 @@ import pytest
 import soundfile as sf
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from bot.app import create_bot
+from bot.app import create_bot, model_client
 from bot.settings import BotSettings
-from composer.client import ModelClient
 from model_server import EmbeddedServer
 from tests.conftest import write_tunes
 from tests.fake_discord import FakeDiscord, Upload, running_bot
@@ -118,7 +117,7 @@ async def bot_against(fake: FakeDiscord, server: EmbeddedServer, data_dir, **ove
         live_wait_s=60,
     )
     settings = BotSettings(**{**values, **overrides})
-    client = ModelClient(server.address, deadline=10, retry_for=settings.retry_s)
+    client = model_client(settings, server.address)  # as in production: asks for the stable label
     bot = create_bot(settings, client, guild_ready_timeout=0.05)
     try:
         # patch=False: the bot's own DISCORD_API_BASE / DISCORD_GATEWAY_URL settings must find the fake.
@@ -144,8 +143,9 @@ async def test_commands_are_synced_to_the_guild(shared_server, tmp_path, restore
     async with FakeDiscord() as fake, bot_against(fake, shared_server, tmp_path):
         command = fake.commands[fake.guild.id][("bgm", 1)]
         options = {o["name"]: o for o in command["options"]}
-        assert set(options) == {"compose", "status", "train"}
+        assert set(options) == {"compose", "status", "train", "model"}
         assert {o["name"] for o in options["train"]["options"]} == {"start", "status", "cancel"}
+        assert {o["name"] for o in options["model"]["options"]} == {"list", "promote", "rollback"}
         fake.assert_no_unknown_routes()
 
 
