@@ -26,12 +26,14 @@ def _settings():
 
 def _train(args: argparse.Namespace) -> int:
     with silenced_stderr(not args.verbose):  # TensorFlow's start-up lines
+        from training.gate import GateRefused
         from training.train import TrainingError, TrainOptions, train
 
+    settings = _settings()
     options = TrainOptions(
         data=tuple(args.data),
         with_default_corpus=args.with_default_corpus,
-        models_dir=args.models or _settings().models_dir,
+        models_dir=args.models or settings.models_dir,
         run_dir=args.run_dir,
         cache_dir=args.cache_dir,
         resume=args.resume,
@@ -47,9 +49,20 @@ def _train(args: argparse.Namespace) -> int:
         corpus_share=args.corpus_share,
         workers=args.workers,
         json_progress=args.json_progress,
+        force=args.force,
+        gate_data=tuple(args.gate_data),
+        keep_versions=settings.keep_versions,
     )
     try:
         train(options)
+    except GateRefused as error:
+        print(f"bgm train: {error}", file=sys.stderr)
+        print(
+            f"The live model is unchanged; the candidate is kept in {error.verdict.candidate_path} "
+            f"(publish it anyway: bgm models publish {error.verdict.candidate_path}).",
+            file=sys.stderr,
+        )
+        return 3
     except TrainingError as error:
         print(f"bgm train: {error}", file=sys.stderr)
         return 1
@@ -112,6 +125,19 @@ def _add_train(sub: argparse._SubParsersAction, common: argparse.ArgumentParser)
         "--json-progress",
         action="store_true",
         help="progress as JSON lines (bgm.progress events) instead of sentences: for programs",
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="publish even if the quality gate finds the new version worse than the live one",
+    )
+    p.add_argument(
+        "--gate-data",
+        nargs="+",
+        type=Path,
+        default=[],
+        metavar="PATH",
+        help="music the quality gate compares on (its validation split; default: the default corpus's)",
     )
     p.set_defaults(run=_train)
 

@@ -1,4 +1,4 @@
-"""``bgm models list|promote|rollback|prune``: the versions in a models folder and their labels.
+"""``bgm models list|promote|rollback|publish|prune``: the versions in a models folder and their labels.
 
 Thin: ``lifecycle`` does the work. With a model server (``--server`` or ``BGM_SERVER``) the commands
 also say what it has loaded, refuse to promote a version it failed to load, and wait until it serves
@@ -198,6 +198,41 @@ def prune(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def publish_candidate(args: argparse.Namespace, settings: Settings) -> int:
+    """Publish a version the quality gate refused (``bgm train`` kept it in its run folder)."""
+    import shutil
+
+    from lifecycle.actions import LifecycleError
+    from lifecycle.versions import GATE_FILE
+    from training.publish import publish
+
+    source = args.path
+    if not (source / "saved_model.pb").is_file():
+        print(f"bgm models: {source} holds no SavedModel (saved_model.pb)", file=sys.stderr)
+        return 1
+    lifecycle = _lifecycle(args, settings)
+
+    def copy(tmp: Path) -> None:
+        shutil.copytree(source, tmp)
+        gate = tmp / GATE_FILE
+        if gate.is_file():  # say in the version itself that it went live against the gate's verdict
+            verdict = json.loads(gate.read_text())
+            gate.write_text(json.dumps({**verdict, "forced": True}, indent=1))
+
+    version = publish(lifecycle.model_dir, copy)
+    print(f"published {source} as {lifecycle.model_dir / str(version)}")
+    try:
+        change, removed = lifecycle.go_live(version)
+    except LifecycleError as error:
+        print(f"bgm models: {error}", file=sys.stderr)
+        return 1
+    if change is not None:
+        print(f"{lifecycle.config_path}: {change.text()}")
+    if removed:
+        print(f"removed old versions {', '.join(map(str, removed))}")
+    return 0
+
+
 def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser, settings) -> None:
     p = sub.add_parser("models", parents=[common], help="list the model versions, promote or roll back one")
     commands = p.add_subparsers(dest="models_command", required=True)
@@ -226,6 +261,15 @@ def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser,
         "rollback", parents=[common, shared, waiting], help="stable back to the previous stable version"
     )
     rolling.set_defaults(run=lambda args: rollback(args, settings()))
+    publishing = commands.add_parser(
+        "publish",
+        parents=[common, shared],
+        help="publish a candidate the quality gate refused, and make it stable",
+    )
+    publishing.add_argument(
+        "path", type=Path, help="the exported candidate (bgm train says where: runs/.../candidate)"
+    )
+    publishing.set_defaults(run=lambda args: publish_candidate(args, settings()))
     pruning = commands.add_parser("prune", parents=[common, shared], help="remove old unlabelled versions")
     pruning.add_argument("--keep", type=int, help="newest versions to keep (default: BGM_KEEP_VERSIONS or 5)")
     pruning.set_defaults(run=lambda args: prune(args, settings()))

@@ -197,6 +197,12 @@ class Lifecycle:
                 shutil.rmtree(tmp, ignore_errors=True)
             return doomed
 
+    def go_live(self, version: int) -> tuple[Change | None, list[int]]:
+        """After publishing ``version``: label it stable if the folder has a config (without one the
+        newest version is served anyway), then prune. (The change, or None; the versions removed.)"""
+        change = self.promote(version) if self.config_path.exists() else None
+        return change, self.prune()
+
     # ---- helpers
     def _entry_for_change(self) -> ModelEntry:
         try:

@@ -248,7 +248,14 @@ async def test_a_bad_upload_is_refused_with_a_reason(shared_server, tmp_path, re
 async def test_an_admin_trains_a_new_version_that_compose_then_uses(own_server, tmp_path, restore_discord):
     tunes = write_tunes(tmp_path / "tunes", count=3)
     files = {f"file{i}": Upload.from_path(path) for i, path in enumerate(tunes, 1)}
-    async with FakeDiscord() as fake, bot_against(fake, own_server, tmp_path / "data"):
+    gate = [
+        "--gate-data",
+        str(tmp_path / "tunes"),
+    ]  # the quality gate compares on these, not the whole corpus
+    async with (
+        FakeDiscord() as fake,
+        bot_against(fake, own_server, tmp_path / "data", train_args=[*TRAIN_ARGS, *gate]),
+    ):
         inter = await fake.invoke_slash("bgm train start", attachments=files, user=fake.manager)
         started = await fake.wait_for(lambda: inter.followups, 30, what="the training to start")
         assert started[0].ephemeral and "3 music files accepted" in started[0].content
