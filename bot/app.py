@@ -21,6 +21,7 @@ from discord.ext import commands
 
 from bgm.errors import BgmError
 from bot.cog import BgmCog
+from bot.retraining.buttons import PublishAnywayButton
 from bot.retraining.flow import RetrainFlow
 from bot.retraining.runner import TrainingRunner
 from bot.settings import BotSettings
@@ -112,6 +113,7 @@ class BgmBot(commands.Bot):
             lambda track: self.get_partial_messageable(track.channel_id, guild_id=track.guild_id)
         )
         self.add_dynamic_items(RemixButton)  # a click goes to self.tracks
+        self.add_dynamic_items(PublishAnywayButton)  # ... to self.retraining
         self.tree.on_error = on_tree_error
         if self.settings.sync_commands:
             await self.sync_commands()

@@ -437,3 +437,42 @@ async def test_bgm_bot_runs_with_an_embedded_server_and_stops_cleanly_on_sigterm
     assert process.returncode == 0, log[-3000:]
     assert fake.token not in log
     assert "INFO bot.app: synced 1 commands to guild" in log and "Traceback" not in log, log[-3000:]
+
+
+async def test_a_refused_training_shows_the_gate_and_an_admin_can_publish_anyway(
+    own_server, tmp_path, restore_discord
+):
+    tune = write_tunes(tmp_path / "tunes", count=1)[0]
+    async with (
+        FakeDiscord() as fake,
+        bot_against(fake, own_server, tmp_path / "data", train_command=[*FAKE_TRAIN, "refused"]),
+    ):
+        await fake.invoke_slash(
+            "bgm train start", attachments={"file1": Upload.from_path(tune)}, user=fake.admin
+        )
+        message = await fake.wait_for_message(lambda m: "🛑" in m.content, timeout=60)
+        assert "🛑 The quality gate kept the live model: its songs collapse to few pitches" in message.content
+        assert "Quality gate: refused — its songs collapse" in message.content
+        assert (
+            "New vs live (version 1): perplexity 56.14 vs 4.54; pitch-class entropy 0.00 vs 2.70"
+            in message.content
+        )
+        assert sorted(p.name for p in (own_server.models_root / "bgm").iterdir()) == ["1"]
+
+        refused = await fake.click_button(message, "bgm:publish-anyway", user=fake.regular)
+        assert "Only server admins" in (await fake.wait_for_response(refused)).content
+        click = await fake.click_button(message, "bgm:publish-anyway", user=fake.manager)
+        done = await fake.wait_for(lambda: click.followups and click.followups[-1], 120, what="the publish")
+        assert done.content.startswith(
+            "⚠️ Model version 2 was published anyway by Manny, past the quality gate"
+        )
+        assert not message.custom_ids  # the button is gone: a candidate is published once
+        again = (
+            await fake.click_button(done, "bgm:publish-anyway", user=fake.manager)
+            if done.custom_ids
+            else None
+        )
+        assert again is None
+        _, song = await compose(fake, fake.regular, mood="calm", length="short", seed=2)
+        assert fields(song)["Model version"] == "2"
+        fake.assert_no_unknown_routes()

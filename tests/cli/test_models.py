@@ -104,3 +104,42 @@ def test_prune_keeps_the_newest_and_the_labelled(served, capsys):
     code, out, _ = run(capsys, "models", "prune", "--models", str(root), "--keep", "2")
     assert code == 0 and out.startswith("removed versions 2;")
     assert sorted(p.name for p in (root / "bgm").iterdir()) == ["1", "3", "4"]
+
+
+def test_publish_puts_a_refused_candidate_live_marked_as_forced(served, capsys, tiny_models, tmp_path):
+    root, server = served
+    candidate = tmp_path / "run" / "candidate"
+    shutil.copytree(tiny_models / "bgm" / "1", candidate)
+    gate = candidate / "assets.extra" / "bgm" / "gate.json"
+    gate.write_text(json.dumps({"accepted": False, "forced": False, "reason": "silent"}))
+    code, out, _ = run(capsys, "models", "publish", str(candidate), "--models", str(root))
+    assert code == 0 and f"published {candidate} as {root / 'bgm' / '3'}" in out
+    assert read(root / CONFIG_NAME)["bgm"].labels == {"stable": 3, "previous": 1}
+    assert json.loads((root / "bgm" / "3" / "assets.extra" / "bgm" / "gate.json").read_text())["forced"]
+
+
+def test_train_exits_3_with_the_reason_when_the_gate_refuses(capsys, monkeypatch, tmp_path):
+    import training.train
+    from training.gate import Figures, GateRefused, Verdict
+
+    songs = {"pitch_class_entropy": 0.0, "scale_consistency": 1.0, "empty_beat_rate": 0.0}
+    verdict = Verdict(
+        False,
+        "its songs collapse to few pitches (pitch-class entropy 0.00 bits < 1.0)",
+        Figures(56.1, songs),
+        Figures(4.5, songs | {"pitch_class_entropy": 2.7}, version=2),
+        candidate_path="runs/train/candidate",
+    )
+
+    def refuse(options):
+        raise GateRefused(verdict)
+
+    monkeypatch.setattr(training.train, "train", refuse)
+    code, _, err = run(capsys, "train", "--data", str(tmp_path), "--models", str(tmp_path / "models"))
+    lines = err.strip().splitlines()
+    assert code == 3
+    assert lines[0] == f"bgm train: quality gate: refused: {verdict.reason}"
+    assert lines[1].startswith(
+        "  perplexity 56.10 vs 4.50 (version 2); songs: pitch-class entropy 0.00 vs 2.70 bits"
+    )
+    assert "the candidate is kept in runs/train/candidate" in lines[2]
