@@ -135,7 +135,8 @@ def test_model_server_runs_the_production_configuration(config):
     mounts = _mounts(server)
     assert mounts["/models"][1], "the models folder must be mounted read-only in model-server"
     assert Path(mounts["/models"][0]).resolve() == (ROOT / "models").resolve()
-    assert MODELS_CONFIG.parent.resolve() == Path(mounts["/models"][0]).resolve()  # a folder mount: see renames
+    # The config is in the mounted folder: a folder mount sees the file replaced by rename.
+    assert MODELS_CONFIG.parent.resolve() == Path(mounts["/models"][0]).resolve()
     base_path = re.search(r'base_path:\s*"([^"]+)"', MODELS_CONFIG.read_text()).group(1)
     assert base_path.startswith("/models/"), f"models.config base_path {base_path} is outside the mount"
 
