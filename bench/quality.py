@@ -1,36 +1,30 @@
-"""Quality, measured: generated songs against the training corpus, with sampling and with greedy argmax.
+"""Quality, measured with MusPy's own metrics: the melodies of composed songs against corpus melodies.
 
-    python bench/quality.py [--songs N] [--models DIR] [--server HOST:PORT] [--length short|medium]
-                            [--json OUT]
+    python bench/quality.py [--songs 8] [--seed-base 100] [--server HOST:PORT] [--models DIR]
+                            [--out bench/results/quality] [--moods calm,happy,...] [--measure-only]
 
-Composes ``--songs`` songs per mood (seeds 0..N-1) through the model server (an embedded one on
-``models/``, latest version, unless ``--server``), once with the composer's sampling (temperature and
-top-p per mood) and once with the seed's greedy argmax, all songs at once so the server batches
-them. Every generated part (verse 1, chorus, verse 2, bridge; the laid-out song repeats the chorus
-by design) is measured with ``bgm.metrics``; so are part-sized chunks of a seeded sample of corpus
-pieces, which gives each metric's corpus mean and standard deviation. Each song as a whole is
-classified with the same rule that labels the corpus (``bgm.moods``).
-
-Targets (issue 4), judged on the sampled songs; greedy is shown for contrast:
-- each metric's mean within one corpus standard deviation of the corpus mean;
-- at least 80% of each mood's songs classified as that mood;
-- no song with a back-to-back repeated loop longer than the corpus's longest.
-
-Prints a table with PASS/MISS per target and writes everything, per song too, as JSON
-(default ``bench/results/quality.json``).
+Starts ``bgm serve`` on ``--models`` (unless ``--server``), composes ``--songs`` medium songs per mood
+through bgm's composer and the server's gRPC API (seeds from ``--seed-base``; MIDI only), then
+measures the melody track of every MIDI file:
+MusPy's pitch-class entropy, scale consistency, polyphony, pitch range and pitches used on 8-bar
+windows, the shape of the line, the empty-beat rate and longest silence, the key by music21, novelty
+against bgm's training corpus and a classifier two-sample test (issue 11, "Measuring it"). The
+reference is the first part of 150 pieces of music21's corpus, measured the same way. Prints a
+markdown table with a check per target, writes ``--json`` and one piano roll per mood.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import json
 import math
+import re
+import socket
+import subprocess
 import sys
 import time
-from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,379 +33,432 @@ if str(ROOT) not in sys.path:
 
 import numpy as np  # noqa: E402
 
-from bgm.form import LENGTHS, part_steps, song_onsets  # noqa: E402
-from bgm.metrics import METRICS, measure, summary  # noqa: E402
-from bgm.moods import CHORDAL, DENSE, MOODS, SPARSE, features, mood_of  # noqa: E402
-from bot.sampling import greedy  # noqa: E402
+from bench.quality_features import (  # noqa: E402
+    WINDOW_METRICS,
+    corpus_reference,
+    json_safe,
+    melody_track,
+    novelty,
+    song_metrics,
+    training_melodies,
+    two_sample,
+    two_sample_sanity,
+)
 
-DECODERS = ("sampled", "greedy")
-MOOD_TARGET = 0.8
-LABELS = {
-    "pitch_class_entropy": "pitch-class entropy (bits)",
-    "scale_consistency": "scale consistency",
-    "empty_beat_rate": "empty-beat rate",
-    "groove_consistency": "groove consistency",
-    "longest_loop": "longest loop (tokens)",
-}
-SONG_METER = "4/4"  # songs are rendered in 4/4 bars of 16 steps
-
-
-def greedy_decoder(logits: np.ndarray, temperature: float, top_p: float, rng: np.random.Generator):
-    """The seed's argmax behind the composer's decoder signature (temperature, top-p and rng unused)."""
-    return greedy(logits)
-
-
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--songs", type=int, default=10, help="songs per mood and decoder (seeds 0..N-1)")
-    parser.add_argument("--models", type=Path, default=ROOT / "models", help="models folder to serve")
-    parser.add_argument("--server", help="HOST:PORT of a running model server (else an embedded one)")
-    parser.add_argument("--model", default="bgm", help="model name on the server")
-    parser.add_argument("--length", choices=[x for x in LENGTHS if x != "long"], default="medium")
-    parser.add_argument("--moods", nargs="+", choices=MOODS, default=list(MOODS), metavar="MOOD")
-    parser.add_argument("--json", type=Path, default=ROOT / "bench" / "results" / "quality.json")
-    parser.add_argument(
-        "--corpus", type=Path, nargs="+", help="music files or folders (default: the default corpus)"
-    )
-    parser.add_argument("--corpus-pieces", type=int, default=2000, help="seeded sample of corpus pieces")
-    parser.add_argument("--corpus-seed", type=int, default=0)
-    parser.add_argument("--cache-dir", type=Path, default=Path.home() / ".cache" / "bgm" / "parsed")
-    parser.add_argument("--concurrency", type=int, default=128, help="songs composed at once at most")
-    parser.add_argument("--deadline", type=float, default=30.0, help="seconds per Predict call")
-    args = parser.parse_args(argv)
-    if args.songs < 1:
-        parser.error("--songs must be at least 1")
-    return args
+MOODS = ("calm", "happy", "sad", "epic", "tense", "playful")
+MODES = {"sad": "minor", "tense": "minor", "happy": "major", "playful": "major"}
+MODE_SHARE = 0.75  # music21's analysis mistakes some tunes for their relative key: most, not all
+AUC_MAX = 0.75
+SONG_FIGURES = WINDOW_METRICS + ("empty_beat_rate", "longest_silence_beats")
+# (label, figure, target): "sd1" within corpus mean ± 1 sd, "sd2" ± 2 sd, "low1" at least mean - 1 sd,
+# ("max"|"min", x) a bound, None only reported. Silences are judged on the mood's longest.
+ROWS = (
+    ("pitch-class entropy", "pitch_class_entropy", "sd1"),
+    ("scale consistency", "scale_consistency", "low1"),
+    ("empty-beat rate (whole melody)", "empty_beat_rate", ("max", 0.02)),
+    ("longest melody silence (beats), max", "longest_silence_beats", ("max", 2.0)),
+    ("polyphony of the lead", "polyphony", ("max", 1.2)),
+    ("pitch range (semitones)", "pitch_range", "sd2"),
+    ("pitches used", "n_pitches_used", ("min", 6)),
+    ("bars repeating an earlier bar's rhythm", "rhythm_repeat", "sd1"),
+    ("bars repeating an earlier bar's intervals", "interval_repeat", "sd1"),
+    ("steps of 1-2 semitones", "step_share", "sd1"),
+    ("repeated notes", "repeat_share", "sd1"),
+    ("leaps over 4 semitones", "leap_share", "sd1"),
+    ("eighth notes", "eighth_share", "sd1"),
+    ("notes per bar", "notes_per_bar", None),
+)
 
 
-@contextlib.contextmanager
-def model_server(args: argparse.Namespace) -> Iterator[str]:
-    if args.server:
-        yield args.server
-        return
-    from model_server import DEFAULT_BATCHING_CONFIG, EmbeddedServer
-
-    if not any((args.models / args.model).glob("[0-9]*/saved_model.pb")):
-        raise FileNotFoundError(f"no model in {args.models / args.model}: train one or pass --models")
-    print(f"starting the embedded model server on {args.models} ...", flush=True)
-    with EmbeddedServer(args.models, batching_config=DEFAULT_BATCHING_CONFIG) as server:
-        yield server.address
+def summary(records: Sequence[dict], figure: str) -> dict:
+    """Mean and sd of a figure over records, NaN and None left out."""
+    values = [r[figure] for r in records if r.get(figure) is not None and not math.isnan(r[figure])]
+    if not values:
+        return {"mean": math.nan, "sd": math.nan, "max": math.nan}
+    return {"mean": float(np.mean(values)), "sd": float(np.std(values)), "max": float(np.max(values))}
 
 
-# --- composing ---------------------------------------------------------------------------------------
+# --- measuring songs ---------------------------------------------------------------------------------
 
 
-async def compose_all(args: argparse.Namespace, target: str):
-    """The model's metadata and ``{decoder: [Composition]}``, every song composed concurrently."""
-    from bot.composer import Composer, ComposeRequest
-    from bot.serving import ModelClient
-
-    client = ModelClient(target, args.model, deadline=args.deadline, retry_for=args.deadline)
-    try:
-        info = await client.metadata()
-        composers = {"sampled": Composer(client), "greedy": Composer(client, greedy_decoder)}
-        jobs = [
-            (decoder, ComposeRequest(mood=mood, length=args.length, seed=seed))
-            for decoder in DECODERS
-            for mood in args.moods
-            for seed in range(args.songs)
-        ]
-        gate = asyncio.Semaphore(args.concurrency)
-        started = time.perf_counter()
-        # Every song makes one Predict call per step of each of its two passes: count them for progress.
-        total_calls = len(jobs) * 2 * part_steps(args.length, info.window)
-        calls = 0
-        logits = client.logits
-
-        async def counted_logits(*a, **k):
-            nonlocal calls
-            calls += 1
-            return await logits(*a, **k)
-
-        client.logits = counted_logits
-
-        async def one(decoder: str, request):
-            async with gate:
-                return await composers[decoder].compose(request)
-
-        async def ticker():
-            while True:
-                await asyncio.sleep(15)
-                elapsed = time.perf_counter() - started
-                print(f"  {calls / total_calls:.0%} of the steps ({elapsed:.0f} s)", flush=True)
-
-        print(
-            f"composing {len(jobs)} songs ({args.songs} per mood, sampled and greedy) "
-            f"on model {args.model} version {info.version} ...",
-            flush=True,
-        )
-        ticking = asyncio.create_task(ticker())
-        try:
-            results = await asyncio.gather(*(one(d, r) for d, r in jobs))
-        finally:
-            ticking.cancel()
-        out: dict[str, list] = {d: [] for d in DECODERS}
-        for (decoder, _), composition in zip(jobs, results, strict=True):
-            out[decoder].append(composition)
-        return info, out, time.perf_counter() - started
-    finally:
-        await client.close()
+def mood_from_name(path: Path) -> str | None:
+    """The mood in a ``bgm compose`` file name (``bgm-<mood>-<seed>.mid``)."""
+    match = re.fullmatch(r"bgm-([a-z]+)-\d+(-v\d+)?", path.stem)
+    return match.group(1) if match else None
 
 
-def parts_of(composition) -> dict[str, list[str]]:
-    """Each generated part once (the layout plays the chorus three times)."""
-    parts: dict[str, list[str]] = {}
-    for section in composition.sections:
-        parts.setdefault(
-            section.name, list(composition.tokens[section.start : section.start + section.steps])
-        )
-    return parts
+def judge(target, value: float, corpus: dict) -> bool | None:
+    """Whether ``value`` meets a target of ROWS (None: no target)."""
+    if target is None or value is None or math.isnan(value):
+        return None if target is None else False
+    mean, sd = corpus["mean"], corpus["sd"]
+    if target in ("sd1", "sd2"):
+        return abs(value - mean) <= sd * int(target[-1])
+    if target == "low1":
+        return value >= mean - sd
+    bound, limit = target
+    return value <= limit if bound == "max" else value >= limit
 
 
-def song_record(decoder: str, composition) -> dict:
-    tokens = list(composition.tokens)
-    f = features(song_onsets(tokens, list(composition.sections)), len(tokens), SONG_METER)
-    parts = {name: measure(part) for name, part in parts_of(composition).items()}
+def mood_report(songs: list[dict], corpus_pieces: list[dict], corpus_stats: dict, mood: str) -> dict:
+    """Figures and checks for one mood's songs."""
+    figures, checks = {}, {}
+    for _, figure, target in ROWS:
+        s = summary(songs, figure)
+        figures[figure] = s["max"] if figure == "longest_silence_beats" else s["mean"]
+        checks[figure] = judge(target, figures[figure], corpus_stats[figure])
+    modes = [s["mode"] for s in songs]
+    keys = sorted({s["key"] for s in songs})
+    figures["modes"] = f"{modes.count('minor')} minor, {modes.count('major')} major"
+    if mood in MODES:
+        figures["mode_share"] = modes.count(MODES[mood]) / len(modes)
+        checks["mode_share"] = figures["mode_share"] >= MODE_SHARE
+    figures["keys"] = keys
+    checks["keys"] = len(keys) > 1 or len(songs) == 1
+    new = novelty_of(songs)
+    figures.update(new)
+    checks["eight_bar_found"] = None if new["eight_bar_found"] is None else not new["eight_bar_found"]
+    windows = [w for s in songs for w in s["windows"]]
+    figures["auc"] = two_sample(windows, [w for p in corpus_pieces for w in p["windows"]])
+    checks["auc"] = figures["auc"] <= AUC_MAX
+    return {"songs": len(songs), "figures": figures, "checks": checks}
+
+
+def novelty_of(songs: list[dict]) -> dict:
+    """The novelty summary of songs already given per-song novelty (None where it was not measured)."""
+    if any("novelty" not in s for s in songs):
+        return {"longest_run_bars": None, "two_bar_found_share": None, "eight_bar_found": None}
     return {
-        "decoder": decoder,
-        "mood": composition.request.mood,
-        "seed": composition.request.seed,
-        "model_version": composition.model_version,
-        "classified": mood_of(f),
-        "features": f.to_dict(),
-        "longest_loop": int(max(m["longest_loop"] for m in parts.values())),
-        "parts": parts,
+        "longest_run_bars": max(s["novelty"]["longest_run_bars"] for s in songs),
+        "two_bar_found_share": float(np.mean([s["novelty"]["two_bar_found_share"] for s in songs])),
+        "eight_bar_found": any(s["novelty"]["eight_bar_found"] for s in songs),
     }
 
 
-# --- the corpus --------------------------------------------------------------------------------------
+def measure_folder(
+    folder: Path,
+    mood_of_file: Callable[[Path], str | None] = mood_from_name,
+    corpus_pieces: list[dict] | None = None,
+    training: list | None = None,
+) -> dict:
+    """Measure every MIDI file under ``folder`` whose mood ``mood_of_file`` names, against the corpus
+    reference (default ``corpus_reference()``) and, for novelty, ``training`` melodies (default
+    ``training_melodies()``; pass [] to skip novelty)."""
+    timings: dict[str, float] = {}
+    with timed(timings, "corpus_reference"):
+        corpus_pieces = corpus_reference() if corpus_pieces is None else corpus_pieces
+    corpus_stats = {figure: summary(corpus_pieces, figure) for figure in SONG_FIGURES}
+    with timed(timings, "measure_songs"):
+        moods_of = {path: mood_of_file(path) for path in sorted(Path(folder).rglob("*.mid"))}
+        songs = [{"mood": mood, **song_metrics(path)} for path, mood in moods_of.items() if mood]
+    if not songs:
+        raise FileNotFoundError(f"no song MIDI files in {folder}")
+    with timed(timings, "load_training"):
+        training = training_melodies() if training is None else training
+    with timed(timings, "novelty"):
+        found = novelty([s["melody"] for s in songs], training)["songs"] if training else []
+        for song, new in zip(songs, found, strict=False):
+            song["novelty"] = new
+    with timed(timings, "judge"):
+        moods = [m for m in MOODS if any(s["mood"] == m for s in songs)]
+        moods += sorted({s["mood"] for s in songs} - set(moods)) + ["all"]
+        report = {
+            m: mood_report([s for s in songs if m in (s["mood"], "all")], corpus_pieces, corpus_stats, m)
+            for m in moods
+        }
+        corpus_windows = [w for p in corpus_pieces for w in p["windows"]]
+        corpus = {
+            "pieces": len(corpus_pieces),
+            "windows": len(corpus_windows),
+            "figures": corpus_stats,
+            "modes": {m: sum(p["mode"] == m for p in corpus_pieces) for m in ("major", "minor")},
+            "auc_half_vs_half": two_sample_sanity(corpus_windows),
+        }
+    return {
+        "corpus": corpus,
+        "moods": report,
+        "songs": [{k: v for k, v in s.items() if k != "melody"} for s in songs],
+        "timings": timings,
+    }
 
 
-def corpus_chunks(args: argparse.Namespace, steps: int) -> tuple[int, int, list[list[str]]]:
-    """Pieces available, pieces sampled, and every whole ``steps``-long chunk of the sampled pieces."""
-    from training.corpus import collect, default_corpus_files, load
-
-    files = args.corpus or default_corpus_files()
-    sources, _ = collect(files)
-    pieces, _ = load(sources, args.cache_dir, progress=False)
-    if not pieces:
-        raise FileNotFoundError("the corpus has no usable pieces")
-    rng = np.random.default_rng(args.corpus_seed)
-    picked = sorted(rng.choice(len(pieces), size=min(args.corpus_pieces, len(pieces)), replace=False))
-    chunks = []
-    for i in picked:
-        tokens = list(pieces[i].tokens)
-        chunks += [tokens[start : start + steps] for start in range(0, len(tokens) - steps + 1, steps)]
-    return len(pieces), len(picked), chunks
+@contextlib.contextmanager
+def timed(timings: dict[str, float], stage: str) -> Iterator[None]:
+    """Record the seconds a stage takes."""
+    started = time.perf_counter()
+    yield
+    timings[stage] = round(time.perf_counter() - started, 1)
 
 
 # --- the report --------------------------------------------------------------------------------------
 
 
-def evaluate(args, info, songs: dict[str, list[dict]], corpus: dict, steps: int, compose_s: float) -> dict:
-    corpus_stats = corpus["metrics"]
-    decoders = {}
-    for decoder, records in songs.items():
-        part_values = {m: [r["parts"][p][m] for r in records for p in r["parts"]] for m in METRICS}
-        metrics = {}
-        for m in METRICS:
-            s = summary(part_values[m])
-            c = corpus_stats[m]
-            s["within_one_std"] = bool(
-                not math.isnan(s["mean"]) and abs(s["mean"] - c["mean"]) <= c["std"] + 1e-12
-            )
-            metrics[m] = s
-        moods = {}
-        for mood in args.moods:
-            mine = [r for r in records if r["mood"] == mood]
-            hits = sum(r["classified"] == mood for r in mine)
-            moods[mood] = {
-                "songs": len(mine),
-                "matched": hits,
-                "share": hits / len(mine),
-                "classified_as": dict(Counter(r["classified"] for r in mine).most_common()),
-                "features": {
-                    "minor_share": sum(r["features"]["mode"] == "minor" for r in mine) / len(mine),
-                    "density": float(np.mean([r["features"]["density"] for r in mine])),
-                    "texture": float(np.mean([r["features"]["texture"] for r in mine])),
-                },
-                "metrics": {
-                    m: summary(r["parts"][p][m] for r in mine for p in r["parts"])["mean"] for m in METRICS
-                },
-            }
-        loops = [r["longest_loop"] for r in records]
-        part_loops = part_values["longest_loop"]
-        decoders[decoder] = {
-            "metrics": metrics,
-            "moods": moods,
-            "longest_loop": max(loops),
-            "songs_over_corpus_longest": sum(x > corpus["longest_loop"] for x in loops),
-            "parts_played_twice_share": sum(x >= steps // 2 for x in part_loops) / len(part_loops),
-        }
+def _cell(value, check: bool | None, digits: int = 2) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        text = "n/a"
+    elif isinstance(value, bool):
+        text = "yes" if value else "no"
+    elif isinstance(value, list):
+        text = f"{len(value)} key" + "s" * (len(value) != 1)
+    elif isinstance(value, str):
+        text = value
+    else:
+        text = f"{value:.{digits}f}"
+    return text + {True: " ✓", False: " ✗", None: ""}[check]
 
-    sampled = decoders["sampled"]
-    targets = [
-        {
-            "target": f"{LABELS[m]} mean within one std of the corpus",
-            "pass": sampled["metrics"][m]["within_one_std"],
-        }
-        for m in METRICS
+
+def _target_text(target) -> str:
+    if target is None:
+        return ""
+    if isinstance(target, tuple):
+        return f"{'≤' if target[0] == 'max' else '≥'} {target[1]:g}"
+    return {"sd1": "mean ± 1 sd", "sd2": "mean ± 2 sd", "low1": "≥ mean − 1 sd"}[target]
+
+
+def markdown_table(result: dict) -> str:
+    """The per-mood table: each figure against the corpus, with a check where the issue sets a target."""
+    moods = list(result["moods"])
+    corpus = result["corpus"]["figures"]
+    lines = [
+        "| melody | target | corpus mean ± sd | " + " | ".join(moods) + " |",
+        "|---|---|---|" + "---|" * len(moods),
     ]
-    targets += [
-        {
-            "target": f"{mood}: at least {MOOD_TARGET:.0%} of songs classified {mood}",
-            "pass": sampled["moods"][mood]["share"] >= MOOD_TARGET,
-        }
-        for mood in args.moods
-    ]
-    loop_target = f"no song loops longer than the corpus's longest ({corpus['longest_loop']} tokens)"
-    if corpus["longest_loop"] >= steps // 2:
-        loop_target += f"; that is the ceiling for {steps}-step parts, so this target cannot fail"
-    targets.append({"target": loop_target, "pass": sampled["songs_over_corpus_longest"] == 0})
-    return {
-        "model": {"name": args.model, "version": info.version, "window": info.window, "info": info.info},
-        "server": args.server or f"embedded on {args.models}",
-        "length": args.length,
-        "part_steps": steps,
-        "songs_per_mood": args.songs,
-        "moods": list(args.moods),
-        "compose_seconds": round(compose_s, 1),
-        "corpus": corpus,
-        "decoders": decoders,
-        "targets": targets,
-        "songs": [r for records in songs.values() for r in records],
-    }
 
+    def row(label: str, target: str, reference: str, key: str, digits: int = 2) -> None:
+        cells = [
+            _cell(result["moods"][m]["figures"].get(key), result["moods"][m]["checks"].get(key), digits)
+            for m in moods
+        ]
+        lines.append(f"| {label} | {target} | {reference} | " + " | ".join(cells) + " |")
 
-def fmt(value: float | None, digits: int = 3) -> str:
-    return "n/a" if value is None or math.isnan(value) else f"{value:.{digits}f}"
-
-
-def print_report(result: dict) -> None:
-    corpus, decoders = result["corpus"], result["decoders"]
-    model = result["model"]
-    print()
-    print(
-        f"model {model['name']} version {model['version']}, {result['songs_per_mood']} song(s) per mood, "
-        f"{result['length']} length: parts of {result['part_steps']} steps "
-        f"(composed in {result['compose_seconds']:.0f} s)"
+    for label, figure, target in ROWS:
+        c = corpus[figure]
+        digits = 3 if figure in ("scale_consistency", "empty_beat_rate") else 2
+        row(label, _target_text(target), f"{c['mean']:.{digits}f} ± {c['sd']:.{digits}f}", figure, digits)
+    modes = result["corpus"]["modes"]
+    row("modes by music21's key analysis", "", f"{modes['minor']} minor, {modes['major']} major", "modes")
+    row(
+        "share in the mood's mode (sad, tense: minor; happy, playful: major)",
+        f"≥ {MODE_SHARE:g}",
+        "",
+        "mode_share",
     )
-    print(
-        f"corpus: {corpus['pieces_sampled']} of {corpus['pieces']} pieces (seed {corpus['seed']}) "
-        f"-> {corpus['chunks']} chunks of {result['part_steps']} steps"
+    row("keys", "> 1", "", "keys")
+    row("longest run found in the training corpus (bars)", "", "", "longest_run_bars", 1)
+    row("2-bar stretches found in the training corpus", "", "", "two_bar_found_share")
+    row("an 8-bar stretch found verbatim", "no", "", "eight_bar_found")
+    row(
+        "two-sample ROC AUC (0.5: indistinguishable)",
+        f"≤ {AUC_MAX}",
+        f"{result['corpus']['auc_half_vs_half']:.2f} half vs half",
+        "auc",
     )
-    print()
-    header = f"{'metric (per part)':<28} {'corpus mean ± std':>19}   {'sampled':>14}   {'greedy':>14}"
-    print(header)
-    print("-" * len(header))
-    for m in METRICS:
-        c = corpus["metrics"][m]
-        cells = []
-        for decoder in DECODERS:
-            s = decoders[decoder]["metrics"][m]
-            cells.append(f"{fmt(s['mean'])} {'✓' if s['within_one_std'] else '✗'}")
-        print(
-            f"{LABELS[m]:<28} {fmt(c['mean']) + ' ± ' + fmt(c['std']):>19}   {cells[0]:>14}   {cells[1]:>14}"
+    return "\n".join(lines)
+
+
+# --- piano rolls -------------------------------------------------------------------------------------
+
+
+def piano_roll(
+    midi_path: Path, png_path: Path, title: str, sections: Sequence[tuple[str, float]] | None = None
+) -> Path:
+    """A PNG piano roll: a colour per track, the melody on top, drums as ticks below, x in bars."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import muspy
+
+    music = muspy.read_midi(str(midi_path))
+    bar = 4 * music.resolution
+    melody = melody_track(music)
+    pitched = [n.pitch for t in music.tracks if not t.is_drum for n in t.notes] or [60]
+    drum_row = min(pitched) - 4
+    fig, ax = plt.subplots(figsize=(14, 4.5))
+    colours = iter(["#4c72b0", "#55a868", "#8172b2", "#ccb974", "#64b5cd"])
+    for track in sorted(music.tracks, key=lambda t: t is melody):  # the melody drawn last, on top
+        if not track.notes:
+            continue
+        starts = np.array([n.time for n in track.notes]) / bar
+        widths = np.array([n.duration for n in track.notes]) / bar
+        if track.is_drum:
+            ax.scatter(starts, [drum_row] * len(starts), marker="|", s=25, lw=0.5, c="0.4", label="drums")
+            continue
+        is_melody = track is melody
+        ax.barh(
+            [n.pitch for n in track.notes],
+            widths,
+            left=starts,
+            height=0.9 if is_melody else 0.7,
+            color="#c44e52" if is_melody else next(colours),
+            alpha=1.0 if is_melody else 0.45,
+            label=f"melody ({track.name})" if is_melody else track.name or f"program {track.program}",
+            zorder=3 if is_melody else 2,
         )
-    print(
-        f"{'longest loop, max':<28} {corpus['longest_loop']:>19}   "
-        f"{decoders['sampled']['longest_loop']:>14}   {decoders['greedy']['longest_loop']:>14}"
+    for name, start_beat in sections or ():
+        ax.axvline(start_beat / 4, color="0.3", linewidth=0.8, linestyle="--", zorder=1)
+        ax.text(start_beat / 4 + 0.2, max(pitched) + 2, name, fontsize=8, va="bottom")
+    ax.set(
+        xlabel="bar",
+        ylabel="MIDI pitch",
+        title=title,
+        xlim=(0, music.get_end_time() / bar),
+        ylim=(drum_row - 2, max(pitched) + 6),
     )
-    twice = [corpus["parts_played_twice_share"]] + [decoders[d]["parts_played_twice_share"] for d in DECODERS]
-    print(
-        f"{'parts = one phrase twice':<28} {twice[0]:>19.1%}   {twice[1]:>14.1%}   {twice[2]:>14.1%}"
-        f"   (loop = {result['part_steps'] // 2}, the most a part can hold)"
-    )
-    print()
-    header = (
-        f"{'mood match (rule on the song)':<30} {'sampled':>10}   {'greedy':>10}   "
-        f"{'sampled: minor  density  texture':<33}  classified as"
-    )
-    print(header)
-    print("-" * len(header))
-    for mood in result["moods"]:
-        cells = []
-        for decoder in DECODERS:
-            x = decoders[decoder]["moods"][mood]
-            cells.append(f"{x['matched']}/{x['songs']} {x['share']:.0%}")
-        sampled = decoders["sampled"]["moods"][mood]
-        f = sampled["features"]
-        spread = ", ".join(f"{k} {v}" for k, v in sampled["classified_as"].items())
-        print(
-            f"{mood:<30} {cells[0]:>10}   {cells[1]:>10}   "
-            f"{'':<9}{f['minor_share']:>5.0%}  {f['density']:>7.2f}  {f['texture']:>7.2f}   {spread}"
-        )
-    print(
-        f"(the rule: minor & density >= {DENSE} -> tense; minor -> sad; texture >= {CHORDAL} -> epic; "
-        f"density >= {DENSE} -> playful; density < {SPARSE} -> calm; else happy)"
-    )
-    print()
-    print("targets (sampled songs):")
-    for t in result["targets"]:
-        print(f"  {'PASS' if t['pass'] else 'MISS'}  {t['target']}")
-    passed = sum(t["pass"] for t in result["targets"])
-    print(f"  {passed}/{len(result['targets'])} targets met")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.005, 1), fontsize=8, frameon=False)
+    fig.tight_layout()
+    png_path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(png_path, dpi=100)
+    plt.close(fig)
+    return png_path
+
+
+def form_sections(midi_path: Path) -> list[tuple[str, float]]:
+    """Sections of a ``bgm compose`` song: the form's parts, laid out in equal lengths."""
+    import muspy
+
+    from bgm.form import LAYOUT
+
+    music = muspy.read_midi(str(midi_path))
+    beats = music.get_end_time() / music.resolution
+    return [(name, k * beats / len(LAYOUT)) for k, name in enumerate(LAYOUT)]
+
+
+# --- composing ---------------------------------------------------------------------------------------
+
+
+def bgm_command() -> str:
+    """The ``bgm`` entry point next to this Python (the venv's), else the one on PATH."""
+    here = Path(sys.executable).parent / "bgm"
+    return str(here) if here.exists() else "bgm"
+
+
+@contextlib.contextmanager
+def model_server(models: Path, log_path: Path) -> Iterator[str]:
+    """``bgm serve --models`` on a free port, as a child process; yields its target once it serves."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "w") as log:  # the child keeps its own handle
+        cmd = [bgm_command(), "serve", "--models", str(models), "--port", str(port)]
+        server = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        print(f"starting bgm serve on {models} (port {port}) ...", flush=True)
+        wait_serving(f"127.0.0.1:{port}", server)
+        yield f"127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+
+
+def wait_serving(target: str, server: subprocess.Popen, timeout: float = 600.0) -> None:
+    """Block until the server's gRPC health check says SERVING (a model is loaded)."""
+    import grpc
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    request = health_pb2.HealthCheckRequest(service="tensorflow.serving.PredictionService")
+    deadline = time.monotonic() + timeout
+    with grpc.insecure_channel(target) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        while time.monotonic() < deadline:
+            if server.poll() is not None:
+                raise RuntimeError(f"bgm serve exited with status {server.returncode}")
+            with contextlib.suppress(grpc.RpcError):
+                if stub.Check(request, timeout=2).status == health_pb2.HealthCheckResponse.SERVING:
+                    return
+            time.sleep(1)
+    raise TimeoutError(f"no model served on {target} after {timeout:.0f} s")
+
+
+def compose_songs(target: str, moods: Sequence[str], seeds: Sequence[int], out: Path, jobs: int) -> None:
+    """One song per mood and seed through bgm's composer and ``target``'s gRPC API, ``jobs`` at a
+    time, written as MIDI (what is measured; audio would only cost time) into ``out/<mood>``."""
+    import asyncio
+
+    from composer.client import ModelClient
+    from composer.composer import Composer, ComposeRequest
+    from composer.render import render_midi
+    from composer.song import file_stem
+
+    async def run() -> None:
+        client = ModelClient(target, deadline=60.0)
+        composer, slots = Composer(client), asyncio.Semaphore(jobs)
+
+        async def one(mood: str, seed: int) -> None:
+            async with slots:
+                song = await composer.compose(ComposeRequest(mood, "medium", seed=seed))
+            seeded = song.request
+            files = render_midi(
+                list(song.tokens), list(song.sections), mood, out / mood, file_stem(seeded),
+                tempo=None, key=song.key,
+            )  # fmt: skip
+            print(f"  {mood} seed {seed}: {files.key}, model version {song.model_version}", flush=True)
+
+        try:
+            await asyncio.gather(*(one(m, s) for m in moods for s in seeds))
+        finally:
+            await client.close()
+
+    asyncio.run(run())
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--songs", type=int, default=8, help="songs per mood")
+    parser.add_argument("--seed-base", type=int, default=100, help="seeds seed-base .. seed-base+songs-1")
+    parser.add_argument("--server", help="HOST:PORT of a running model server (else `bgm serve --models`)")
+    parser.add_argument("--models", type=Path, default=ROOT / "models", help="models folder to serve")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "quality")
+    parser.add_argument("--moods", default=",".join(MOODS), help="comma-separated moods")
+    parser.add_argument("--jobs", type=int, default=2, help="songs composed at once")
+    parser.add_argument("--json", type=Path, default=ROOT / "bench" / "results" / "quality.json")
+    parser.add_argument("--pictures", type=Path, default=ROOT / "docs" / "pictures")
+    parser.add_argument("--measure-only", action="store_true", help="measure the songs already in --out")
+    args = parser.parse_args(argv)
+    args.moods = [m.strip() for m in args.moods.split(",") if m.strip()]
+    if args.songs < 1:
+        parser.error("--songs must be at least 1")
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    try:
-        with model_server(args) as target:
-            info, compositions, compose_s = asyncio.run(compose_all(args, target))
-    except FileNotFoundError as error:
-        print(f"quality: {error}", file=sys.stderr)
-        return 2
-    except Exception as error:
-        from bot.errors import BgmError
+    seeds = range(args.seed_base, args.seed_base + args.songs)
+    started = time.perf_counter()
+    if not args.measure_only:
+        with contextlib.ExitStack() as stack:
+            target = args.server or stack.enter_context(model_server(args.models, args.out / "serve.log"))
+            print(f"composing {len(args.moods) * args.songs} songs ...", flush=True)
+            compose_songs(target, args.moods, seeds, args.out, args.jobs)
+    compose_s = round(time.perf_counter() - started, 1)
 
-        if isinstance(error, BgmError):
-            print(f"quality: {error}", file=sys.stderr)
-            return 2
-        raise
-    versions = {c.model_version for cs in compositions.values() for c in cs}
-    if len(versions) > 1:
-        print(
-            f"warning: a new model version went live during the run; songs span versions {sorted(versions)}"
-        )
-    steps = part_steps(args.length, info.window)
-    songs = {d: [song_record(d, c) for c in cs] for d, cs in compositions.items()}
+    print("measuring ...", flush=True)
+    wanted = {(m, s) for m in args.moods for s in seeds}
 
-    print("measuring the corpus ...", flush=True)
-    pieces, sampled, chunks = corpus_chunks(args, steps)
-    if not chunks:
-        print(f"quality: no corpus piece is {steps} steps long", file=sys.stderr)
-        return 2
-    chunk_metrics = [measure(chunk) for chunk in chunks]
-    corpus = {
-        "pieces": pieces,
-        "pieces_sampled": sampled,
-        "seed": args.corpus_seed,
-        "chunks": len(chunks),
-        "metrics": {m: summary(x[m] for x in chunk_metrics) for m in METRICS},
-        "longest_loop": int(max(x["longest_loop"] for x in chunk_metrics)),
-        "longest_loop_p99": float(np.percentile([x["longest_loop"] for x in chunk_metrics], 99)),
-        "parts_played_twice_share": sum(x["longest_loop"] >= steps // 2 for x in chunk_metrics) / len(chunks),
-    }
+    def mood_of_file(path: Path) -> str | None:
+        match = re.fullmatch(r"bgm-([a-z]+)-(\d+)", path.stem)
+        return match.group(1) if match and (match.group(1), int(match.group(2))) in wanted else None
 
-    result = evaluate(args, info, songs, corpus, steps, compose_s)
-    print_report(result)
+    result = measure_folder(args.out, mood_of_file)
+    result["timings"]["compose"] = compose_s
+    result["run"] = {"songs_per_mood": args.songs, "seeds": list(seeds), "server": args.server or "bgm serve"}
+
+    with timed(result["timings"], "piano_rolls"):
+        for mood in args.moods:
+            midi = args.out / mood / f"bgm-{mood}-{seeds[0]}.mid"
+            if midi.exists():
+                title = f"{mood}, seed {seeds[0]}"
+                piano_roll(midi, args.pictures / f"{mood}.png", title, form_sections(midi))
+
+    print()
+    print(markdown_table(result))
+    print()
+    print("seconds per stage: " + ", ".join(f"{k} {v}" for k, v in result["timings"].items()))
     args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(_json_safe(result), indent=1, allow_nan=False) + "\n")
-    print(f"\nwrote {args.json}")
+    args.json.write_text(json.dumps(json_safe(result), indent=1, allow_nan=False) + "\n")
+    print(f"wrote {args.json}")
     return 0
-
-
-def _json_safe(value):
-    """``value`` with NaN as null (strict JSON) and numpy scalars as Python numbers."""
-    if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    return value
 
 
 if __name__ == "__main__":

@@ -230,12 +230,14 @@ def arrange(
     mood: str,
     sections: list[Section] | None = None,
     tempo: int | None = None,
+    key: Key | None = None,
 ) -> Arrangement:
-    """The melody with harmony, bass and (if the mood's style has them) drums, ``steps`` long."""
+    """The melody with harmony, bass and (if the mood's style has them) drums, ``steps`` long, in
+    ``key`` when the composer knows it (else the key estimated from the melody)."""
     style = style_for(mood)
     sections = sections or []
     melody = fit_register(sorted(melody, key=lambda o: o.step), style.register)
-    key = key_for(melody, style.mode)
+    key = key or key_for(melody, style.mode)
     # An empty melody gives nothing to harmonise: every part stays silent.
     chords = progression(melody, steps, key) if melody else []
 

@@ -6,7 +6,10 @@ composed, for a model whose tunes come out in C major / A minor
 a chromatic passing note the model is sure of survives. A melody that has
 been silent for ``max_rest`` steps must strike a note: one run of "no new
 onset" tokens could otherwise swallow bars (the shipped v2 went silent for 17
-beats). Pitches outside the register and leaps over an octave are ruled out.
+beats). Pitches outside the register and leaps over an octave are ruled out,
+and every leap is made a little less likely the wider it is (a tune moves
+mostly by step; a small model trained briefly spreads its guesses over the
+chord tones around the last note).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ class Rules:
     low: int = 55  # the register, in the normalised key (G3..D6)
     high: int = 86
     max_leap: int = 12
+    leap_cost: float = 0.15  # log-probability taken per semitone of a leap beyond a whole step
 
 
 @dataclass
@@ -67,8 +71,9 @@ class Constraints:
         out[:, ~self.allowed] = -np.inf
         for r, line in enumerate(self.lines):
             if line.last_pitch is not None:
-                leap = np.abs(self.pitch - line.last_pitch) > self.rules.max_leap
-                out[r, self.is_onset & leap] = -np.inf
+                interval = np.abs(self.pitch - line.last_pitch)
+                out[r, self.is_onset] -= self.rules.leap_cost * np.maximum(interval - 2, 0)[self.is_onset]
+                out[r, self.is_onset & (interval > self.rules.max_leap)] = -np.inf
             if self.step - line.sounding_until >= self.rules.max_rest:
                 out[r, ~self.is_onset] = -np.inf
             if not np.isfinite(out[r]).any():  # nothing left: fall back to the model alone

@@ -5,9 +5,9 @@ Signatures (every input and output batched along dim 0, so TF Serving's batching
   [batch, window] and ``mood`` int32 [batch] -> ``logits`` float32 [batch, vocab]; a network that
   carries state (``state_size`` > 0) also returns ``state`` float32 [batch, state_size]. A melody
   network (``position_period`` > 0, bgm/melody.py) also takes ``position`` int32 [batch, window]
-  and ``lookback`` int32 [batch, window, 2]: for each token, those of the step it predicts.
+  and ``lookback`` int32 [batch, window, k]: for each token, those of the step it predicts.
 - ``step`` (``STEP_SIGNATURE``, only with ``state_size`` > 0): ``token`` int32 [batch], ``mood``,
-  ``state`` (and ``position`` [batch], ``lookback`` [batch, 2]) -> ``logits``, ``state``: one token
+  ``state`` (and ``position`` [batch], ``lookback`` [batch, k]) -> ``logits``, ``state``: one token
   further in constant time (TF Serving is stateless, so the state travels with each request).
 - ``metadata`` (``METADATA_SIGNATURE``): ``dummy`` int32 [batch] (ignored) -> per row the fields of
   ``METADATA_FIELDS``, read by ``ModelInfo.from_metadata``.
@@ -35,7 +35,7 @@ TOKEN = "token"  # int32 [batch], step only
 STATE = "state"  # float32 [batch, state_size], step input, and output of both model signatures
 DUMMY = "dummy"  # int32 [batch], metadata's ignored input
 POSITION = "position"  # int32: melody networks only, the position in the phrase of the predicted step
-LOOKBACK = "lookback"  # int32 [..., 2]: melody networks only, the ids one and two bars before it
+LOOKBACK = "lookback"  # int32 [..., k]: melody networks only, the ids it looks back to (lookback_steps)
 MELODY_INPUTS = frozenset({POSITION, LOOKBACK})
 
 # Output names of the window and step signatures (``STATE`` too, when the network carries state).
@@ -50,7 +50,7 @@ TOKENIZER_VERSION = "tokenizer_version"  # int32: bgm.tokens.TOKENIZER_VERSION a
 STATE_SIZE = "state_size"  # int32: 0 unless the network carries state (and has a step signature)
 INFO = "info"  # string: JSON of training figures
 POSITION_PERIOD = "position_period"  # int32: 0, or the period of the position input (a melody network)
-LOOKBACK_STEPS = "lookback_steps"  # int32 [2]: how many steps back the lookback inputs look
+LOOKBACK_STEPS = "lookback_steps"  # int32 [k]: what each lookback input is (bgm/melody.py LOOKBACK)
 NORMALISED_KEY = "normalised_key"  # int32: 1 when tunes come out in C major / A minor, to be transposed
 METADATA_FIELDS = (
     VOCAB, MOODS, WINDOW, PRIMERS, TOKENIZER_VERSION, STATE_SIZE, POSITION_PERIOD, LOOKBACK_STEPS,
@@ -117,7 +117,7 @@ def metadata_values(
     state_size: int,
     info: dict,
     position_period: int = 0,
-    lookback_steps: tuple[int, ...] = (0, 0),
+    lookback_steps: tuple[int, ...] = (),
 ) -> dict[str, object]:
     """The metadata signature's values, keyed by their output names (export tiles each along the batch)."""
     return {

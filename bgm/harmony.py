@@ -25,6 +25,12 @@ class Key:
     def name(self) -> str:
         return f"{PITCH_NAMES[self.tonic]} {self.mode}"
 
+    @classmethod
+    def from_name(cls, name: str) -> Key:
+        """The key named like ``name`` ("D minor", "Eb major")."""
+        tonic, mode = name.split()
+        return cls(PITCH_NAMES.index(tonic), mode)
+
     def in_scale(self, pitch: int) -> bool:
         degree = (pitch - self.tonic) % 12
         scale = MAJOR_SCALE if self.mode == "major" else MINOR_SCALE + (11,)

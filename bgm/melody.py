@@ -23,7 +23,9 @@ from bgm.tokens import DURATIONS, HOLD, Onset, decode, encode, onset_token, pars
 BAR = BAR_STEPS  # steps in a 4/4 bar
 PHRASE_BARS = 4
 POSITIONS = BAR * PHRASE_BARS  # values of the position input
-LOOKBACK = (BAR, 2 * BAR)  # steps back of the lookback inputs
+# The lookback inputs: 0 is the last note struck before the step (on a grid of 16ths that note can be
+# many steps back, and melodies move mostly by step from it); n > 0 is the token n steps back.
+LOOKBACK = (0, BAR, 2 * BAR)
 NORMAL_TONIC = {"major": 0, "minor": 9}  # C major, A minor: the same seven pitch classes
 
 
@@ -79,11 +81,21 @@ def positions(phase: int, length: int) -> np.ndarray:
     return ((phase + np.arange(length)) % POSITIONS).astype(np.int32)
 
 
-def lookbacks(ids: np.ndarray) -> np.ndarray:
-    """[len(ids), 2]: the id one and two bars before each step (HOLD, id 0, before the start)."""
-    out = np.zeros((len(ids), len(LOOKBACK)), dtype=np.int32)
-    for j, back in enumerate(LOOKBACK):
-        out[back:, j] = ids[: max(len(ids) - back, 0)]
+def lookbacks(ids: np.ndarray, steps: tuple[int, ...] = LOOKBACK, length: int | None = None) -> np.ndarray:
+    """[length, len(steps)]: the lookback inputs of each step 0..length-1 (default: one per id) from
+    the ``ids`` before it; HOLD (id 0) where there is nothing to look back to."""
+    ids = np.asarray(ids, dtype=np.int32)
+    length = len(ids) if length is None else length
+    out = np.zeros((length, len(steps)), dtype=np.int32)
+    for j, back in enumerate(steps):
+        if back == 0:
+            struck = np.where(ids > 0, np.arange(len(ids)), -1)
+            last = np.maximum.accumulate(struck) if len(ids) else struck  # last onset at or before i
+            before = np.concatenate([[-1], last])[:length]  # ... strictly before step i
+            out[:, j] = np.where(before >= 0, ids[np.maximum(before, 0)] if len(ids) else 0, 0)
+        else:
+            n = max(min(length - back, len(ids)), 0)
+            out[back : back + n, j] = ids[:n]
     return out
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from pathlib import Path
 
+import mido
 from music21 import chord, instrument, midi, note, stream, tempo
 
 from bgm.arrangement import Arrangement, Track
@@ -88,6 +89,4 @@ def write_midi(arrangement: Arrangement, path: str | Path) -> Path:
 
 def midi_seconds(path: str | Path) -> float:
     """Playing time of a MIDI file."""
-    import mido  # a test extra so far; only this reader needs it
-
     return float(mido.MidiFile(str(path)).length)

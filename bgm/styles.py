@@ -75,12 +75,13 @@ class Style:
         return bool(DRUM_PATTERNS[self.drums])
 
 
-# Low temperatures keep calm and sad melodies stepwise and repetitive (what a slow air does);
-# playful and tense get more surprise (leaps, syncopation); top_p trims only the unlikely tail.
+# The melody model samples near its own distribution (temperature 1: lower made calm and sad tunes
+# repeat notes and lose pitch variety); playful and tense get a little more surprise; top_p trims
+# only the unlikely tail.
 STYLES: dict[str, Style] = {
     # Flute over a warm pad and a whole-note bass: slow, soft, no drums, nothing to distract.
     "calm": Style(
-        "calm", 72, 73, 89, 32, "none", 64, "major", (62, 86), WHOLE, WHOLE, 0.85, 0.9,
+        "calm", 72, 73, 89, 32, "none", 64, "major", (62, 86), WHOLE, WHOLE, 1.0, 0.9,
         keys=(5, 2, 3, 0, 10, 7)
     ),
     # Piano tune, nylon-guitar chords on the beat, walking quarter bass, light kit at a brisk walk.
@@ -90,13 +91,13 @@ STYLES: dict[str, Style] = {
     ),
     # Piano over sustained strings, slow and quiet, in minor; the bass moves only on half bars.
     "sad": Style(
-        "sad", 66, 0, 48, 32, "none", 60, "minor", (55, 79), WHOLE, HALVES, 0.85, 0.9,
+        "sad", 66, 0, 48, 32, "none", 60, "minor", (55, 79), WHOLE, HALVES, 1.0, 0.9,
         keys=(2, 4, 9, 7, 0, 11)
     ),
     # French horn over strings and a contrabass, loud, full drums; major because the corpus
     # labels hymn-like chorales "epic" (bgm.moods), and heroic themes sit in major.
     "epic": Style(
-        "epic", 96, 60, 48, 43, "driving", 100, "major", (55, 79), WHOLE, EIGHTHS, 0.9, 0.92,
+        "epic", 96, 60, 48, 43, "driving", 100, "major", (55, 79), WHOLE, EIGHTHS, 1.0, 0.92,
         keys=(2, 0, 3, 10, 5)
     ),
     # Pizzicato strings over a string pad and a pulsing synth bass in eighths, fast, minor.

@@ -75,6 +75,7 @@ class Composition:
     model_version: int
     tokens: tuple[str, ...]
     sections: tuple[Section, ...]
+    key: str = ""  # e.g. "D minor" when the composer chose it ("": estimated from the tune when arranged)
 
 
 class Composer:
@@ -130,9 +131,11 @@ class Composer:
         if info.position_period:
             named = {name: one_line(part) for name, part in named.items()}
         tokens, sections = layout(named)
+        key = ""
         if info.normalised_key:
-            tokens = transpose(tokens, to_key(Key(tonic, style.mode)))
+            chosen = Key(tonic, style.mode)
+            tokens, key = transpose(tokens, to_key(chosen)), chosen.name
         else:
             # Older models lean to major (most of the corpus is); sad and tense songs should sound minor.
             tokens = encode(with_mode(decode(tokens), style.mode), len(tokens))
-        return Composition(request, info.version, tuple(tokens), tuple(sections))
+        return Composition(request, info.version, tuple(tokens), tuple(sections), key)

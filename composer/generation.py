@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bgm import contract
+from bgm import contract, melody
 from bgm.constraints import Constraints, Rules
 from bgm.contract import ModelInfo
 from bgm.melody import BAR
@@ -60,13 +60,11 @@ class Rows:
         if not info.position_period:
             return {}
         position = ((at - self.origin) % info.position_period).astype(np.int32)
+        length = int(at.max()) + 1
+        back = [melody.lookbacks(row, info.lookback_steps, length) for row in self.history]
         rows = np.arange(len(self.history)).reshape((-1,) + (1,) * (at.ndim - 1))
-        back = []
-        for steps in info.lookback_steps:
-            index = at - steps
-            ids = self.history[rows, np.maximum(index, 0)]
-            back.append(np.where(index >= 0, ids, 0))
-        return {contract.POSITION: position, contract.LOOKBACK: np.stack(back, axis=-1).astype(np.int32)}
+        lookback = np.stack(back)[rows, at]
+        return {contract.POSITION: position, contract.LOOKBACK: lookback.astype(np.int32)}
 
 
 class Generator:

@@ -15,6 +15,7 @@ from pathlib import Path
 from bgm import audio
 from bgm.arrangement import arrange
 from bgm.form import Section, song_onsets
+from bgm.harmony import Key
 from bgm.midi import write_midi
 
 log = logging.getLogger(__name__)
@@ -43,11 +44,19 @@ def ready() -> bool:
 
 
 def render_midi(
-    tokens: list[str], sections: list[Section], mood: str, out_dir: Path, stem: str, *, tempo: int | None
+    tokens: list[str],
+    sections: list[Section],
+    mood: str,
+    out_dir: Path,
+    stem: str,
+    *,
+    tempo: int | None,
+    key: str = "",
 ) -> SongFiles:
-    """Arrange ``tokens`` for ``mood`` and write ``<out_dir>/<stem>.mid``."""
+    """Arrange ``tokens`` for ``mood`` (in ``key``, e.g. "D minor", when known) and write ``<stem>.mid``."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    arrangement = arrange(song_onsets(tokens, sections), len(tokens), mood, sections, tempo)
+    known = Key.from_name(key) if key else None
+    arrangement = arrange(song_onsets(tokens, sections), len(tokens), mood, sections, tempo, known)
     midi = write_midi(arrangement, out_dir / f"{stem}.mid")
     return SongFiles(midi, None, arrangement.seconds, arrangement.key.name, arrangement.tempo)
 
@@ -63,9 +72,10 @@ def render_files(
     fmt: str,
     soundfont: Path | None,
     max_bytes: int,
+    key: str = "",
 ) -> SongFiles:
     """The MIDI, then audio small enough that both fit in ``max_bytes`` (``bgm.audio`` steps down)."""
-    files = render_midi(tokens, sections, mood, out_dir, stem, tempo=tempo)
+    files = render_midi(tokens, sections, mood, out_dir, stem, tempo=tempo, key=key)
     room = max_bytes - files.midi.stat().st_size
     if room <= 0:
         return replace(files, no_audio=NoAudio.TOO_LARGE)

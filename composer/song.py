@@ -55,6 +55,7 @@ async def make_song(
         fmt=fmt,
         soundfont=soundfont,
         max_bytes=max_bytes,
+        key=composition.key,
     )
     if renderer is not None:
         files = await renderer.run(render)

@@ -48,8 +48,11 @@ def tune_dir(tmp_path_factory) -> Path:
     return folder
 
 
-def export_tiny_model(version_dir: Path, seed: int = 0, units: int = 8, arch: str = "blstm") -> None:
-    """An untrained, seeded model that honours the model contract: quick to make, real TF inside."""
+def export_tiny_model(
+    version_dir: Path, seed: int = 0, units: int = 8, arch: str = "blstm", melody: bool = True
+) -> None:
+    """An untrained, seeded model that honours the model contract: quick to make, real TF inside.
+    ``melody=False`` makes one of the older contract (no position and lookback inputs)."""
     import keras
     import numpy as np
 
@@ -63,7 +66,15 @@ def export_tiny_model(version_dir: Path, seed: int = 0, units: int = 8, arch: st
     tokens = [HOLD] + [onset_token((p,), d) for p in range(55, 80) for d in (1, 2, 4, 8)]
     vocab = Vocabulary(tuple(tokens))
     config = ModelConfig(
-        len(vocab), len(MOODS), window=32, units=units, embedding=8, mood_embedding=4, arch=arch
+        len(vocab),
+        len(MOODS),
+        window=32,
+        units=units,
+        embedding=8,
+        mood_embedding=4,
+        arch=arch,
+        melody_inputs=melody,
+        lookback=(0, 16, 32) if melody else (16, 32),
     )
     primers = np.random.default_rng(seed).integers(0, len(vocab), (len(MOODS), 4, 32)).astype(np.int32)
     export(build(config), config, vocab, primers, {"note": "untrained test model"}, version_dir)
@@ -82,4 +93,12 @@ def tiny_lstm_models(tmp_path_factory) -> Path:
     """A models folder holding ``bgm/1``, a tiny untrained causal model with a ``step`` signature."""
     root = tmp_path_factory.mktemp("lstm-models")
     export_tiny_model(root / "bgm" / "1", arch="lstm")
+    return root
+
+
+@pytest.fixture(scope="session")
+def tiny_legacy_models(tmp_path_factory) -> Path:
+    """A models folder holding ``bgm/1``, a tiny causal model of the contract before melody inputs."""
+    root = tmp_path_factory.mktemp("legacy-models")
+    export_tiny_model(root / "bgm" / "1", arch="lstm", melody=False)
     return root

@@ -63,7 +63,7 @@ class Windows:
 
     ids: np.ndarray  # int32, the pieces' ids concatenated
     position: np.ndarray  # int32, the position input of each step
-    lookback: np.ndarray  # int32 [steps, 2], the ids one and two bars back of each step
+    lookback: np.ndarray  # int32 [steps, lookbacks], the lookback inputs of each step (bgm/melody.py)
     starts: np.ndarray  # int64, one per window
     moods: np.ndarray  # int32, one per window
     window: int
@@ -88,7 +88,13 @@ class Windows:
         return self.ids[self.starts + self.window]
 
 
-def windows(labelled: list[Labelled], vocab: Vocabulary, window: int, positions: int = 1) -> Windows:
+def windows(
+    labelled: list[Labelled],
+    vocab: Vocabulary,
+    window: int,
+    positions: int = 1,
+    looks_back: tuple[int, ...] = melody.LOOKBACK,
+) -> Windows:
     ids, position, lookback, starts, moods = [], [], [], [], []
     offset = 0
     for item in labelled:
@@ -99,7 +105,7 @@ def windows(labelled: list[Labelled], vocab: Vocabulary, window: int, positions:
             moods.append(np.full(count, MOODS.index(item.mood), dtype=np.int32))
         ids.append(piece_ids)
         position.append(melody.positions(item.piece.phase, len(piece_ids)))
-        lookback.append(melody.lookbacks(piece_ids))
+        lookback.append(melody.lookbacks(piece_ids, looks_back))
         offset += len(piece_ids)
 
     def joined(parts: list[np.ndarray], dtype, shape=(0,)) -> np.ndarray:
@@ -108,7 +114,7 @@ def windows(labelled: list[Labelled], vocab: Vocabulary, window: int, positions:
     return Windows(
         joined(ids, np.int32),
         joined(position, np.int32),
-        joined(lookback, np.int32, (0, len(melody.LOOKBACK))),
+        joined(lookback, np.int32, (0, len(looks_back))),
         joined(starts, np.int64),
         joined(moods, np.int32),
         window,

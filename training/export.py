@@ -16,7 +16,7 @@ import numpy as np
 import tensorflow as tf
 
 from bgm import contract
-from bgm.melody import LOOKBACK, POSITIONS
+from bgm.melody import POSITIONS
 from bgm.moods import MOODS
 from bgm.tokens import TOKENIZER_VERSION
 from training.model import Embedder, ModelConfig, build
@@ -51,7 +51,7 @@ def export(
         state_size=config.state_size,
         info=info,
         position_period=POSITIONS if config.melody_inputs else 0,
-        lookback_steps=LOOKBACK if config.melody_inputs else (0, 0),
+        lookback_steps=config.lookback if config.melody_inputs else (),
     )
     constants = {name: tf.constant(value) for name, value in values.items()}
 
@@ -68,11 +68,11 @@ def export(
     if config.melody_inputs:
         window_specs += [
             tf.TensorSpec([None, config.window], tf.int32, name=contract.POSITION),
-            tf.TensorSpec([None, config.window, len(LOOKBACK)], tf.int32, name=contract.LOOKBACK),
+            tf.TensorSpec([None, config.window, len(config.lookback)], tf.int32, name=contract.LOOKBACK),
         ]
         step_specs += [
             tf.TensorSpec([None], tf.int32, name=contract.POSITION),
-            tf.TensorSpec([None, len(LOOKBACK)], tf.int32, name=contract.LOOKBACK),
+            tf.TensorSpec([None, len(config.lookback)], tf.int32, name=contract.LOOKBACK),
         ]
     if config.arch == "lstm":
         stepper = _Stepper(portable, config)
@@ -135,7 +135,8 @@ def verify(
     if config.melody_inputs:
         rng = np.random.default_rng(0)
         inputs["position"] = rng.integers(0, POSITIONS, tokens.shape).astype(np.int32)
-        inputs["lookback"] = rng.integers(0, len(vocab), (*tokens.shape, len(LOOKBACK))).astype(np.int32)
+        looks = (*tokens.shape, len(config.lookback))
+        inputs["lookback"] = rng.integers(0, len(vocab), looks).astype(np.int32)
     out = loaded.signatures["serving_default"](**{k: tf.constant(v) for k, v in inputs.items()})
     got = out["logits"]
     want = np.asarray(model(inputs, training=False))

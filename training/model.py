@@ -44,6 +44,7 @@ class ModelConfig:
     arch: str = "lstm"
     melody_inputs: bool = True
     position_embedding: int = 16
+    lookback: tuple[int, ...] = LOOKBACK  # what the lookback inputs look back to (bgm/melody.py)
     # Causal network: positions of a window that learn their next token (the first few have seen
     # little context). Older versions trained the last 8 of 32.
     trained_steps: int = 8
@@ -70,7 +71,10 @@ class ModelConfig:
     @classmethod
     def from_dict(cls, data: dict) -> ModelConfig:
         # Configs written before melody inputs existed describe the older networks.
-        legacy = {"melody_inputs": False, "trained_steps": 8, "window": 32, "units": 128, "arch": "blstm"}
+        legacy = {
+            "melody_inputs": False, "trained_steps": 8, "window": 32, "units": 128, "arch": "blstm",
+            "lookback": (16, 32),
+        }  # fmt: skip
         fields = {
             k: data[k] if k in data else legacy[k]
             for k in cls.__dataclass_fields__
@@ -109,7 +113,7 @@ class Embedder:
             m = ops.repeat(ops.expand_dims(m, 1), tokens.shape[1], axis=1)
         parts = [x]
         if self.position is not None:
-            width = len(LOOKBACK) * self.config.embedding
+            width = len(self.config.lookback) * self.config.embedding
             back = self.tokens(lookback)  # [batch, (steps,) 2, embedding]
             parts += [ops.reshape(back, (-1, tokens.shape[1], width) if window else (-1, width))]
             parts += [self.position(position)]
@@ -123,7 +127,8 @@ def _inputs(config: ModelConfig) -> dict:
     }
     if config.melody_inputs:
         inputs[contract.POSITION] = keras.Input(shape=(config.window,), dtype="int32", name=contract.POSITION)
-        lookback = keras.Input(shape=(config.window, len(LOOKBACK)), dtype="int32", name=contract.LOOKBACK)
+        width = len(config.lookback)
+        lookback = keras.Input(shape=(config.window, width), dtype="int32", name=contract.LOOKBACK)
         inputs[contract.LOOKBACK] = lookback
     return inputs
 

@@ -155,8 +155,8 @@ def train(options: TrainOptions) -> TrainResult:
     model, config, vocab, state = _prepare(options, labelled)
     train_part, val_part = dataset.split(labelled, options.validation, options.seed)
     positions = config.positions  # that learn their next token
-    train_w = dataset.windows(train_part, vocab, config.window, positions)
-    val_w = dataset.windows(val_part, vocab, config.window, positions)
+    train_w = dataset.windows(train_part, vocab, config.window, positions, config.lookback)
+    val_w = dataset.windows(val_part, vocab, config.window, positions, config.lookback)
     if len(train_w) == 0 or len(val_w) == 0:
         raise TrainingError(
             f"Too little music to train on: pieces must be longer than {config.window} steps."

@@ -9,15 +9,19 @@ with its own member names: each music member is read in memory and ``save`` writ
 
 from __future__ import annotations
 
+import contextlib
 import io
 import secrets
 import struct
+import threading
 import time
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import mido
+from mido.midifiles import meta as mido_meta
 
 from bgm import files
 from bgm.errors import BgmError
@@ -105,7 +109,8 @@ def _midi_problem(data: bytes) -> str | None:
     if not 1 <= tracks <= MIDI_MAX_TRACKS:
         return f"declares {tracks} tracks (1 to {MIDI_MAX_TRACKS} are accepted)"
     try:
-        midi = mido.MidiFile(file=io.BytesIO(data))
+        with _meta_events_undecoded():
+            midi = mido.MidiFile(file=io.BytesIO(data))
     except EOFError:
         return "is truncated (it ends inside a track, or has fewer tracks than its header declares)"
     except Exception as error:  # hostile bytes can fail mido's reader in many ways; each is a refusal
@@ -118,6 +123,27 @@ def _midi_problem(data: bytes) -> str | None:
             "(a corrupt delta time?)"
         )
     return None
+
+
+_MIDO_META = threading.Lock()
+
+
+@contextlib.contextmanager
+def _meta_events_undecoded() -> Iterator[None]:
+    """While mido reads here, it keeps meta events as raw bytes instead of decoding them.
+
+    The check counts ticks; meta events carry none. mido decodes each one as it reads and gives up
+    on contents music21 takes in its stride (a time signature of 1/2^31, where its float log2 misses
+    the power of two; an unknown key; a tempo event one byte short). mido has no option for this:
+    its table of meta specs is emptied for the read, under a lock, and restored.
+    """
+    with _MIDO_META:
+        specs = dict(mido_meta._META_SPECS)
+        mido_meta._META_SPECS.clear()
+        try:
+            yield
+        finally:
+            mido_meta._META_SPECS.update(specs)
 
 
 def _zip_members(name: str, data: bytes, limits: UploadLimits) -> list[zipfile.ZipInfo]:

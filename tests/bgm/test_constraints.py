@@ -11,7 +11,7 @@ def _constraints(rows=1, **rules):
 
 
 def test_out_of_key_notes_are_made_unlikely_not_forbidden():
-    c = _constraints()
+    c = _constraints(leap_cost=0.0)
     out = c.apply(np.zeros((1, len(VOCAB))))
     assert out[0, 2] == np.log(Rules().out_of_key)  # C#
     assert out[0, 1] == 0 and out[0, 3] == 0  # C, D
@@ -67,3 +67,12 @@ def test_when_every_token_is_ruled_out_the_model_decides():
     c = Constraints(("60:4", "50:4"), Rules(low=70), 1)
     logits = np.array([[1.0, 2.0]])
     assert c.apply(logits).tolist() == logits.tolist()
+
+
+def test_wider_leaps_cost_more_and_steps_nothing():
+    c = _constraints(leap_cost=0.2)
+    c.advance(np.array([1]))  # C4
+    out = c.apply(np.zeros((1, len(VOCAB))))
+    assert out[0, 3] == 0  # D: a step
+    assert out[0, 4] == -0.2 * 2  # E: a third, two semitones past a step
+    assert out[0, 7] < out[0, 4]  # C5: an octave costs more

@@ -47,13 +47,31 @@ def test_positions_count_through_a_four_bar_phrase_from_the_phase():
     assert melody.POSITIONS == 4 * melody.BAR
 
 
-def test_lookbacks_are_the_ids_one_and_two_bars_back_and_hold_before_the_start():
-    ids = np.arange(1, 41, dtype=np.int32)
+def test_lookbacks_are_the_last_note_struck_and_the_ids_one_and_two_bars_back():
+    ids = np.array([5, 0, 0, 7] + [0] * 36, dtype=np.int32)
+    ids[16], ids[32] = 9, 11
     back = melody.lookbacks(ids)
-    assert back[15].tolist() == [0, 0]
-    assert back[16].tolist() == [1, 0]
-    assert back[39].tolist() == [ids[23], ids[7]]
+    assert melody.LOOKBACK == (0, 16, 32)
+    assert back[0].tolist() == [0, 0, 0]  # nothing before the first step
+    assert back[1].tolist() == [5, 0, 0] and back[3].tolist() == [5, 0, 0]  # 7 is struck at step 3 itself
+    assert back[4].tolist() == [7, 0, 0]
+    assert back[32].tolist() == [9, 9, 5]
+    assert back[33].tolist() == [11, 0, 0]
+    assert back[16 + 3].tolist() == [9, 7, 0]
+
+
+def test_lookbacks_reach_one_step_past_the_ids_for_the_step_to_predict():
+    ids = np.array([3] + [0] * 16, dtype=np.int32)
+    assert melody.lookbacks(ids, length=18)[17].tolist() == [3, 0, 0]
+    assert melody.lookbacks(ids, length=18)[16].tolist() == [3, 3, 0]
 
 
 def test_one_line_cuts_a_note_where_the_next_one_starts():
-    assert melody.one_line(["60:16", HOLD, HOLD, HOLD, "62:4", HOLD]) == ["60:4", HOLD, HOLD, HOLD, "62:4", HOLD]
+    assert melody.one_line(["60:16", HOLD, HOLD, HOLD, "62:4", HOLD]) == [
+        "60:4",
+        HOLD,
+        HOLD,
+        HOLD,
+        "62:4",
+        HOLD,
+    ]

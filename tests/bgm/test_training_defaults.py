@@ -14,7 +14,11 @@ MODELS = Path(__file__).resolve().parents[2] / "models" / "bgm"
 def test_the_defaults_train_the_shipped_default_network():
     latest = max((p for p in MODELS.iterdir() if p.name.isdigit()), key=lambda p: int(p.name))
     config = json.loads((latest / "assets.extra" / "bgm" / "model.json").read_text())["config"]
-    assert (DEFAULTS.arch, DEFAULTS.units, DEFAULTS.window) == (config["arch"], config["units"], config["window"])
+    assert (DEFAULTS.arch, DEFAULTS.units, DEFAULTS.window) == (
+        config["arch"],
+        config["units"],
+        config["window"],
+    )
 
 
 def test_an_unknown_network_is_refused():

@@ -19,3 +19,10 @@ def lstm_server(tiny_lstm_models):
 
     with EmbeddedServer(tiny_lstm_models, batching_config=DEFAULT_BATCHING_CONFIG) as running:
         yield running
+
+
+@pytest.fixture(scope="session")
+def legacy_server(tiny_legacy_models):
+    """The embedded server on a tiny model without melody inputs (versions before them)."""
+    with EmbeddedServer(tiny_legacy_models) as running:
+        yield running

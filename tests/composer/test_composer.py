@@ -5,7 +5,10 @@ import asyncio
 import numpy as np
 import pytest
 
-from bgm.form import LAYOUT, WINDOWS_PER_PART
+from bgm.form import BAR_STEPS, BARS_PER_PART, LAYOUT
+from bgm.harmony import Key
+from bgm.styles import STYLES
+from bgm.tokens import decode
 from composer.client import ModelClient
 from composer.composer import RESTART_EVERY, Composer, ComposeRequest
 from composer.errors import BgmError, ServerUnavailable, UnknownMood
@@ -23,6 +26,7 @@ class CountingClient(ModelClient):
     async def predict(self, version, signature, inputs, outputs):
         self.rows.append(len(inputs["mood"]))
         self.calls.append((signature, next(iter(inputs.values())).shape))
+        self.inputs = getattr(self, "inputs", set()) | {(signature, tuple(sorted(inputs)))}
         return await super().predict(version, signature, inputs, outputs)
 
 
@@ -65,7 +69,7 @@ def test_a_variation_keeps_the_form_but_samples_anew(server):
 def test_the_song_has_the_seed_form_and_scaled_lengths(server, length):
     song, _ = _compose(server, ComposeRequest("epic", length, seed=3))
     assert tuple(s.name for s in song.sections) == LAYOUT
-    part = WINDOWS_PER_PART[length] * 32
+    part = BARS_PER_PART[length] * BAR_STEPS
     assert all(s.steps == part for s in song.sections)
     assert len(song.tokens) == part * len(LAYOUT)
     starts = [s.start for s in song.sections]
@@ -76,13 +80,13 @@ def test_the_song_has_the_seed_form_and_scaled_lengths(server, length):
 
 def test_independent_parts_share_one_predict_per_step(server):
     _, client = _compose(server, ComposeRequest("tense", "short", seed=5), CountingClient)
-    steps = WINDOWS_PER_PART["short"] * 32
+    steps = BARS_PER_PART["short"] * BAR_STEPS
     assert client.rows == [3] * steps + [1] * steps
 
 
 def test_a_model_that_carries_state_is_sent_one_token_per_row_after_the_primers(lstm_server):
     song, client = _compose(lstm_server, ComposeRequest("tense", "short", seed=5), CountingClient)
-    steps = WINDOWS_PER_PART["short"] * 32
+    steps = BARS_PER_PART["short"] * BAR_STEPS
     assert client.rows == [3] * steps + [1] * steps
     # A window pass for the primers, then single tokens carrying the state (verse 2 goes on from
     # verse 1's), the state read afresh from the last window every RESTART_EVERY steps.
@@ -168,3 +172,47 @@ def test_the_model_info_comes_typed_from_the_metadata_signature(server):
     assert info.version == 1 and info.window == 32 and info.state_size == 0
     assert info.primers.shape == (len(info.moods), 4, 32) and info.vocab[0] == "_"
     assert info.info == {"note": "untrained test model"} and info.tokenizer_version is not None
+
+
+def test_a_melody_model_is_sent_the_position_and_lookback_of_each_step(lstm_server):
+    _, client = _compose(lstm_server, ComposeRequest("calm", "short", seed=5), CountingClient)
+    assert client.inputs == {
+        ("serving_default", ("lookback", "mood", "position", "tokens")),
+        ("step", ("lookback", "mood", "position", "state", "token")),
+    }
+
+
+def test_a_melody_song_is_one_line_in_a_key_of_its_mood(lstm_server):
+    for seed in range(3):
+        song, _ = _compose(lstm_server, ComposeRequest("sad", "short", seed=seed))
+        key = Key.from_name(song.key)
+        assert key.mode == "minor" and key.tonic in STYLES["sad"].keys
+        onsets = decode(list(song.tokens))
+        assert all(len(o.pitches) == 1 for o in onsets)
+        for s in song.sections:  # never two notes at once (the last may ring on: render cuts it there)
+            part = decode(list(song.tokens[s.start : s.start + s.steps]))
+            assert all(a.end <= b.step for a, b in zip(part, part[1:], strict=False))
+        # Out-of-key notes are made unlikely, not impossible: even an untrained model stays in key.
+        assert sum(key.in_scale(o.pitches[0]) for o in onsets) >= 0.9 * len(onsets)
+
+
+def test_a_melody_part_repeats_its_first_bar_where_the_phrase_plan_says(lstm_server):
+    song, _ = _compose(lstm_server, ComposeRequest("happy", "medium", seed=4))
+    for section in song.sections:
+        part = song.tokens[section.start : section.start + section.steps]
+        bar = [[(o.step, o.pitches) for o in decode(list(part[b * 16 : (b + 1) * 16]))] for b in range(8)]
+        assert bar[2] == bar[0] and bar[6] == bar[0]  # a a' b a'': bars 3 and 7 open like bar 1
+
+
+def test_a_melody_never_rests_longer_than_two_beats(lstm_server):
+    for mood in ("calm", "sad"):
+        song, _ = _compose(lstm_server, ComposeRequest(mood, "medium", seed=2))
+        onsets = decode(list(song.tokens))
+        gaps = [b.step - a.end for a, b in zip(onsets, onsets[1:], strict=False)]
+        assert max(gaps) <= 8
+
+
+def test_a_model_without_melody_inputs_still_composes(legacy_server):
+    song, client = _compose(legacy_server, ComposeRequest("tense", "short", seed=5), CountingClient)
+    assert client.inputs == {("serving_default", ("mood", "tokens")), ("step", ("mood", "state", "token"))}
+    assert song.key == "" and len(song.tokens) == BARS_PER_PART["short"] * BAR_STEPS * len(LAYOUT)

@@ -16,6 +16,7 @@ import time
 
 import pytest
 
+from bot.retraining.runner import Phase
 from model_server import EmbeddedServer
 from tests.conftest import write_tunes
 from tests.fake_discord import FakeDiscord, Upload
@@ -40,9 +41,10 @@ async def test_training_killed_mid_epoch_leaves_the_live_model_and_the_next_one_
         quick = [*runner.extra_args, "--gate-data", str(tmp_path / "tunes")]  # the quality gate's reference
         runner.extra_args = [*quick, "--samples-per-epoch", "200000"]  # an epoch long enough to be killed in
         await fake.invoke_slash("bgm train start", attachments=files, user=fake.manager)
-        await fake.wait_for(lambda: runner.current is not None and runner.current.phase == "training", 120)
+        training = Phase.TRAINING
+        await fake.wait_for(lambda: runner.current is not None and runner.current.phase is training, 120)
         await asyncio.sleep(1.0)
-        assert runner.current.phase == "training"  # still inside the epoch
+        assert runner.current.phase is Phase.TRAINING  # still inside the epoch
         os.killpg(runner._process.pid, signal.SIGKILL)  # as the OOM killer would: no clean-up of its own
 
         failed = await fake.wait_for_message(lambda m: "❌" in m.content, timeout=30)

@@ -50,12 +50,12 @@ def test_serving_default_takes_tokens_and_mood_and_returns_logits(tiny):
     assert fn.structured_input_signature[1]["tokens"].shape.as_list() == [None, 32]
     assert fn.structured_input_signature[1]["mood"].shape.as_list() == [None]
     assert fn.structured_input_signature[1]["position"].shape.as_list() == [None, 32]
-    assert fn.structured_input_signature[1]["lookback"].shape.as_list() == [None, 32, 2]
+    assert fn.structured_input_signature[1]["lookback"].shape.as_list() == [None, 32, 3]
     out = fn(
         tokens=tf.zeros([3, 32], tf.int32),
         mood=tf.constant([0, 1, 2]),
         position=tf.zeros([3, 32], tf.int32),
-        lookback=tf.zeros([3, 32, 2], tf.int32),
+        lookback=tf.zeros([3, 32, 3], tf.int32),
     )["logits"]
     vocab = json.loads((options.run_dir / "vocab.json").read_text())["tokens"]
     assert out.dtype == tf.float32 and out.shape == (3, len(vocab))
@@ -69,7 +69,7 @@ def test_metadata_describes_the_model(tiny):
     assert [m.decode() for m in meta["moods"].numpy()[0]] == list(MOODS)
     assert int(meta["window"].numpy()[0]) == 32
     assert int(meta["position_period"].numpy()[0]) == 64
-    assert meta["lookback_steps"].numpy()[0].tolist() == [16, 32]
+    assert meta["lookback_steps"].numpy()[0].tolist() == [0, 16, 32]
     assert int(meta["normalised_key"].numpy()[0]) == 1
     primers = meta["primers"].numpy()[0]
     assert primers.shape == (len(MOODS), 2, 32) and primers.dtype == np.int32
@@ -143,7 +143,7 @@ def test_the_causal_network_steps_from_its_state_to_where_its_window_pass_ends(t
     rng = np.random.default_rng(0)
     tokens = tf.constant(rng.integers(0, 20, (2, 32)), tf.int32)
     position = tf.constant(rng.integers(0, 64, (2, 32)), tf.int32)
-    lookback = tf.constant(rng.integers(0, 20, (2, 32, 2)), tf.int32)
+    lookback = tf.constant(rng.integers(0, 20, (2, 32, 3)), tf.int32)
     mood = tf.constant([1, 4])
     whole = loaded.signatures["serving_default"](
         tokens=tokens, mood=mood, position=position, lookback=lookback
