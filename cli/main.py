@@ -26,8 +26,9 @@ def _settings():
 
 def _train(args: argparse.Namespace) -> int:
     with silenced_stderr(not args.verbose):  # TensorFlow's start-up lines
+        from bgm.errors import BgmError
         from training.gate import GateRefused
-        from training.train import TrainingError, TrainOptions, train
+        from training.train import TrainOptions, train
 
     settings = _settings()
     options = TrainOptions(
@@ -63,7 +64,7 @@ def _train(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 3
-    except TrainingError as error:
+    except BgmError as error:  # TrainingError, or a models.config that cannot be read
         print(f"bgm train: {error}", file=sys.stderr)
         return 1
     return 0

@@ -129,9 +129,13 @@ class Lifecycle:
         return found
 
     def serving(self) -> int | None:
-        """The version clients get: ``stable``'s, else (no labels) the newest folder."""
-        stable = self.labels().get(STABLE) if self.config_path.exists() else None
-        if stable is not None:
+        """The version clients get: ``stable``'s, else (no labels, or a config that does not parse) the
+        newest folder."""
+        try:
+            stable = self.labels().get(STABLE)
+        except ConfigError:
+            stable = None
+        if stable is not None and stable in version_folders(self.model_dir):
             return stable
         present = version_folders(self.model_dir)
         return max(present) if present else None

@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import math
 import shutil
+import sys
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -33,7 +34,7 @@ import numpy as np
 
 from bgm.errors import BgmError
 from bgm.progress import GateJudged
-from lifecycle.actions import Lifecycle
+from lifecycle.actions import Lifecycle, LifecycleError
 from lifecycle.versions import GATE_FILE
 from training import corpus, dataset, export, measure, publish
 from training.model import ModelConfig, compile_model
@@ -249,7 +250,11 @@ def record(path: Path, verdict: Verdict) -> None:
 
 def go_live(models_dir: Path, model: str, version: int, keep: int) -> None:
     lifecycle = Lifecycle(models_dir, model, keep)
-    change, removed = lifecycle.go_live(version)
+    try:
+        change, removed = lifecycle.go_live(version)
+    except LifecycleError as error:  # published all the same: say why it is not labelled
+        print(f"version {version} is published but not labelled stable: {error}", file=sys.stderr, flush=True)
+        return
     if change is not None:
         print(f"{lifecycle.config_path}: {change.text()}", flush=True)
     if removed:
