@@ -21,10 +21,10 @@ WORKDIR /app
 # Dependencies first, against empty stand-in packages, so the large TensorFlow layer is rebuilt only when
 # pyproject.toml or requirements.lock change, not on every source edit. The lock pins every version.
 COPY pyproject.toml requirements.lock README.md ./
-RUN for p in bgm composer training model_server bot cli; do mkdir -p "$p" && touch "$p/__init__.py"; done \
+RUN for p in bgm composer training model_server bot cli lifecycle; do mkdir -p "$p" && touch "$p/__init__.py"; done \
     && extra="" && if [ "$WITH_CUDA" = "true" ]; then extra="tensorflow[and-cuda]"; fi \
     && pip install -c requirements.lock . $extra \
-    && rm -rf bgm composer training model_server bot cli build ./*.egg-info
+    && rm -rf bgm composer training model_server bot cli lifecycle build ./*.egg-info
 
 # Now the real source, over the stand-ins (--no-deps: nothing above needs reinstalling).
 COPY bgm ./bgm
@@ -33,6 +33,7 @@ COPY training ./training
 COPY model_server ./model_server
 COPY bot ./bot
 COPY cli ./cli
+COPY lifecycle ./lifecycle
 RUN pip install --no-deps --force-reinstall -c requirements.lock . \
     && rm -rf build ./*.egg-info
 

@@ -80,9 +80,29 @@ class Published:
         )
 
 
-Event = EpochStarted | EpochEnded | EarlyStopped | Exporting | Published
+@dataclass(frozen=True)
+class GateJudged:
+    """The quality gate's verdict on the trained candidate (training/gate.py), before it is published."""
+
+    kind: ClassVar[str] = "gate_judged"
+    accepted: bool
+    forced: bool
+    reason: str
+    candidate_perplexity: float | None
+    live_perplexity: float | None
+    live_version: int | None
+    candidate_songs: dict
+    live_songs: dict
+    candidate_path: str | None  # where a refused candidate was kept
+
+    def text(self) -> str:
+        verdict = "forced through" if self.forced else "accepted" if self.accepted else "refused"
+        return f"quality gate: {verdict}: {self.reason}"
+
+
+Event = EpochStarted | EpochEnded | EarlyStopped | Exporting | GateJudged | Published
 EVENTS: dict[str, type[Event]] = {
-    e.kind: e for e in (EpochStarted, EpochEnded, EarlyStopped, Exporting, Published)
+    e.kind: e for e in (EpochStarted, EpochEnded, EarlyStopped, Exporting, GateJudged, Published)
 }
 
 

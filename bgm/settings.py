@@ -18,3 +18,5 @@ class Settings(BaseSettings):
     out_dir: Path = Path("out")
     deadline_s: float = Field(10.0, gt=0, description="per Predict call")
     retry_s: float = Field(15.0, ge=0, description="how long UNAVAILABLE is retried")
+    version_label: str = Field("stable", description="label new songs start on; empty: the latest")
+    keep_versions: int = Field(5, ge=1, description="newest versions kept, besides labelled ones")

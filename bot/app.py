@@ -21,6 +21,7 @@ from discord.ext import commands
 
 from bgm.errors import BgmError
 from bot.cog import BgmCog
+from bot.retraining.buttons import PublishAnywayButton
 from bot.retraining.flow import RetrainFlow
 from bot.retraining.runner import TrainingRunner
 from bot.settings import BotSettings
@@ -28,6 +29,7 @@ from bot.tracks.buttons import RemixButton
 from bot.tracks.maker import TrackMaker
 from bot.tracks.queue import JobQueue
 from bot.tracks.store import TrackStore
+from bot.versions.flow import ModelVersions
 from composer.client import ModelClient
 from composer.composer import Composer
 from composer.render_pool import RenderPool
@@ -47,7 +49,13 @@ def apply_endpoints(settings: BotSettings) -> None:
 
 
 def model_client(settings: BotSettings, target: str) -> ModelClient:
-    return ModelClient(target, settings.model_name, deadline=settings.deadline_s, retry_for=settings.retry_s)
+    return ModelClient(
+        target,
+        settings.model_name,
+        deadline=settings.deadline_s,
+        retry_for=settings.retry_s,
+        version_label=settings.version_label,
+    )
 
 
 class BgmBot(commands.Bot):
@@ -77,6 +85,7 @@ class BgmBot(commands.Bot):
             settings.train_timeout_s,
         )
         self.retraining = RetrainFlow(settings, client, runner)
+        self.versions = ModelVersions(settings, client)
         # Made in setup_hook, once the bot starts: render workers are processes, the store a file.
         self.renderer: RenderPool | None = None
         self.tracks: TrackMaker | None = None
@@ -89,13 +98,22 @@ class BgmBot(commands.Bot):
         self.tracks = TrackMaker(
             self.settings, Composer(self.model_client), self.store, self.queue, self.renderer
         )
-        cog = BgmCog(self.model_client, self.store, self.queue, self.tracks, self.retraining, self.started)
+        cog = BgmCog(
+            self.model_client,
+            self.store,
+            self.queue,
+            self.tracks,
+            self.retraining,
+            self.versions,
+            self.started,
+        )
         await self.add_cog(cog)
         # Songs a killed predecessor left queued: made again (or their requesters told), over REST.
         await self.tracks.recover(
             lambda track: self.get_partial_messageable(track.channel_id, guild_id=track.guild_id)
         )
         self.add_dynamic_items(RemixButton)  # a click goes to self.tracks
+        self.add_dynamic_items(PublishAnywayButton)  # ... to self.retraining
         self.tree.on_error = on_tree_error
         if self.settings.sync_commands:
             await self.sync_commands()

@@ -13,9 +13,9 @@ from discord import app_commands
 
 
 class NotAdmin(app_commands.CheckFailure):
-    def __init__(self, roles: Sequence[str]) -> None:
+    def __init__(self, roles: Sequence[str], action: str = "train the model") -> None:
         also = f" or the role {', '.join(roles)}" if roles else ""
-        super().__init__(f"Only server admins (Manage Server{also}) can train the model.")
+        super().__init__(f"Only server admins (Manage Server{also}) can {action}.")
 
 
 def is_admin(interaction: discord.Interaction, admin_roles: Sequence[str]) -> bool:
@@ -33,13 +33,16 @@ def _settings_roles(interaction: discord.Interaction) -> Sequence[str]:
     return interaction.client.settings.admin_roles  # the bot's settings (``app.BgmBot``)
 
 
-def admin_only(roles: Callable[[discord.Interaction], Sequence[str]] = _settings_roles):
-    """A check: only admins (``is_admin``, with the role names ``roles(interaction)`` gives) pass."""
+def admin_only(
+    roles: Callable[[discord.Interaction], Sequence[str]] = _settings_roles, action: str = "train the model"
+):
+    """A check: only admins (``is_admin``, with the role names ``roles(interaction)`` gives) pass;
+    anyone else is told who may ``action``."""
 
     async def predicate(interaction: discord.Interaction) -> bool:
         allowed = roles(interaction)
         if not is_admin(interaction, allowed):
-            raise NotAdmin(allowed)
+            raise NotAdmin(allowed, action)
         return True
 
     return app_commands.check(predicate)

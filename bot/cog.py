@@ -1,10 +1,12 @@
-"""The ``/bgm`` commands: check input, hand the job on (``tracks``, ``retraining``), format the answer.
+"""The ``/bgm`` commands: check input, hand the job on (``tracks``, ``retraining``, ``versions``), format
+the answer.
 
 The cog builds nothing: ``app.BgmBot`` makes the parts and passes them in.
 
-Layout: ``/bgm compose``, ``/bgm status`` and a ``/bgm train`` group with ``start``, ``status`` and
-``cancel``. Discord does not let ``/bgm train`` be a command and a group at once, and a group keeps
-the issue's ``/bgm train status`` and ``/bgm train cancel`` spelled as they are.
+Layout: ``/bgm compose``, ``/bgm status``, a ``/bgm train`` group with ``start``, ``status`` and
+``cancel``, and a ``/bgm model`` group with ``list``, ``promote`` and ``rollback`` (admins). Discord
+does not let ``/bgm train`` be a command and a group at once, and a group keeps the issue's
+``/bgm train status`` and ``/bgm train cancel`` spelled as they are.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from bot.retraining.flow import RetrainFlow
 from bot.tracks.maker import TrackMaker
 from bot.tracks.queue import JobQueue
 from bot.tracks.store import TrackStore
+from bot.versions.flow import ModelVersions
 from composer.client import ModelClient
 from composer.composer import ComposeRequest
 from composer.errors import ServerUnavailable
@@ -50,6 +53,9 @@ async def _out_of_range(interaction: discord.Interaction, name: str, value, low:
 @app_commands.guild_only()  # tracks, uploads and admins all belong to a server
 class BgmCog(commands.GroupCog, name="bgm", group_name="bgm", group_description="Background music, composed"):
     train = app_commands.Group(name="train", description="Retrain the model on this server's music (admins)")
+    model = app_commands.Group(
+        name="model", description="The model's versions: list, promote, roll back (admins)"
+    )
 
     def __init__(
         self,
@@ -58,10 +64,11 @@ class BgmCog(commands.GroupCog, name="bgm", group_name="bgm", group_description=
         queue: JobQueue,
         tracks: TrackMaker,
         retraining: RetrainFlow,
+        versions: ModelVersions,
         started: float | None = None,
     ):
         self.client, self.store, self.queue = client, store, queue
-        self.tracks, self.retraining = tracks, retraining
+        self.tracks, self.retraining, self.versions = tracks, retraining, versions
         self.started = time.monotonic() if started is None else started
         super().__init__()
 
@@ -123,6 +130,7 @@ class BgmCog(commands.GroupCog, name="bgm", group_name="bgm", group_description=
             for v, why in sorted(failed.items(), reverse=True)
             if v > version
         ][:3]
+        pairs += [("Model config", problem[:300]) for problem in (await self.versions.problems())[:2]]
         await interaction.followup.send(embed=formatting.status_embed(pairs), ephemeral=True)
 
     @train.command(name="start", description="Train on attached music (or this server's earlier uploads)")
@@ -156,3 +164,22 @@ class BgmCog(commands.GroupCog, name="bgm", group_name="bgm", group_description=
     @admin_only()
     async def train_cancel(self, interaction: discord.Interaction) -> None:
         await self.retraining.cancel(interaction)
+
+    @model.command(name="list", description="Every model version: labels, network, figures, state")
+    @admin_only(action="manage the model versions")
+    async def model_list(self, interaction: discord.Interaction) -> None:
+        await self.versions.list(interaction)
+
+    @model.command(name="promote", description="Make a version the one songs use (stable)")
+    @admin_only(action="manage the model versions")
+    @app_commands.describe(version="the version number (see /bgm model list)")
+    async def model_promote(
+        self, interaction: discord.Interaction, version: app_commands.Range[int, 1, MAX_SEED]
+    ) -> None:
+        if not await _out_of_range(interaction, "The version", version, 1, MAX_SEED):
+            await self.versions.promote(interaction, version)
+
+    @model.command(name="rollback", description="Go back to the previous stable version")
+    @admin_only(action="manage the model versions")
+    async def model_rollback(self, interaction: discord.Interaction) -> None:
+        await self.versions.rollback(interaction)

@@ -27,6 +27,7 @@ PHASES = {
     Phase.EXPORTING: "exporting and checking the new version",
     Phase.PUBLISHED: "published",
     Phase.FAILED: "failed",
+    Phase.REFUSED: "not published: the quality gate kept the live model",
     Phase.CANCELLED: "cancelled",
 }
 
@@ -102,7 +103,25 @@ def training_text(progress: TrainProgress) -> str:
             f"Last epoch: loss {last.loss:.3f}, validation loss {last.val_loss:.3f}, "
             f"accuracy {last.val_accuracy:.1%}"
         )
+    if progress.gate is not None:
+        lines += gate_lines(progress.gate)
     return "\n".join(lines)
+
+
+def gate_lines(gate) -> list[str]:
+    """The quality gate's verdict and figures (``bgm.progress.GateJudged``), new version against live."""
+    verdict = "forced through" if gate.forced else "passed" if gate.accepted else "refused"
+    lines = [f"Quality gate: {verdict} — {gate.reason}"]
+    if gate.candidate_perplexity is not None and gate.live_perplexity is not None:
+        new, live = gate.candidate_songs, gate.live_songs
+        lines.append(
+            f"New vs live (version {gate.live_version}): perplexity {gate.candidate_perplexity:.2f} vs "
+            f"{gate.live_perplexity:.2f}; pitch-class entropy {new['pitch_class_entropy']:.2f} vs "
+            f"{live['pitch_class_entropy']:.2f} bits; scale {new['scale_consistency']:.2f} vs "
+            f"{live['scale_consistency']:.2f}; empty beats {new['empty_beat_rate']:.0%} vs "
+            f"{live['empty_beat_rate']:.0%}"
+        )
+    return lines
 
 
 def status_lines(

@@ -76,6 +76,10 @@ class BotSettings(Settings):
     train_command: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: [sys.executable, "-m", "cli.main", "train"]
     )
+    models_command: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: [sys.executable, "-m", "cli.main", "models"],
+        description="`bgm models`, for the Publish anyway button",
+    )
     train_args: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="extra flags, e.g. --units 64 --samples-per-epoch 100000"
     )
@@ -87,7 +91,7 @@ class BotSettings(Settings):
     _split_ids = field_validator("guild_ids", mode="before")(_id_list)
     _split_words = field_validator("admin_roles", mode="before")(_word_list)
 
-    @field_validator("train_command", "train_args", mode="before")
+    @field_validator("train_command", "train_args", "models_command", mode="before")
     @classmethod
     def _split_command(cls, value):
         # A shell-like string in the environment; JSON lists also work for arguments with spaces.

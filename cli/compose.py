@@ -26,8 +26,13 @@ async def _run(args: argparse.Namespace, settings: Settings, target: str):
         temperature=args.temperature,
         top_p=args.top_p,
     )
+    label = settings.version_label if args.label is None else args.label
     client = ModelClient(
-        target, settings.model_name, deadline=settings.deadline_s, retry_for=settings.retry_s
+        target,
+        settings.model_name,
+        deadline=settings.deadline_s,
+        retry_for=settings.retry_s,
+        version_label=label,
     )
     try:
         return await make_song(

@@ -1,5 +1,5 @@
-"""``bgm``: the one front door. ``train``, ``serve``, ``compose`` and ``bot``: thin argument parsing
-over the library; each subcommand imports its part lazily, so ``bgm --help`` loads no TensorFlow.
+"""``bgm``: the one front door. ``train``, ``serve``, ``compose``, ``bot`` and ``models``: thin argument
+parsing over the library; each subcommand imports its part lazily, so ``bgm --help`` loads no TensorFlow.
 
 Settings come from the environment (``BGM_`` prefix) or ``.env``; an option given on the command line
 wins. Dependencies' log noise is kept out of the output unless ``--verbose`` (see ``cli.quiet``).
@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from bgm.training_defaults import ARCHS, DEFAULTS
+from cli.models import add_parser as add_models
 from cli.quiet import quiet_environment, silenced_stderr
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -25,12 +26,15 @@ def _settings():
 
 def _train(args: argparse.Namespace) -> int:
     with silenced_stderr(not args.verbose):  # TensorFlow's start-up lines
-        from training.train import TrainingError, TrainOptions, train
+        from bgm.errors import BgmError
+        from training.gate import GateRefused
+        from training.train import TrainOptions, train
 
+    settings = _settings()
     options = TrainOptions(
         data=tuple(args.data),
         with_default_corpus=args.with_default_corpus,
-        models_dir=args.models or _settings().models_dir,
+        models_dir=args.models or settings.models_dir,
         run_dir=args.run_dir,
         cache_dir=args.cache_dir,
         resume=args.resume,
@@ -46,10 +50,21 @@ def _train(args: argparse.Namespace) -> int:
         corpus_share=args.corpus_share,
         workers=args.workers,
         json_progress=args.json_progress,
+        force=args.force,
+        gate_data=tuple(args.gate_data),
+        keep_versions=settings.keep_versions,
     )
     try:
         train(options)
-    except TrainingError as error:
+    except GateRefused as error:
+        print(f"bgm train: {error}", file=sys.stderr)
+        print(
+            f"The live model is unchanged; the candidate is kept in {error.verdict.candidate_path} "
+            f"(publish it anyway: bgm models publish {error.verdict.candidate_path}).",
+            file=sys.stderr,
+        )
+        return 3
+    except BgmError as error:  # TrainingError, or a models.config that cannot be read
         print(f"bgm train: {error}", file=sys.stderr)
         return 1
     return 0
@@ -112,6 +127,19 @@ def _add_train(sub: argparse._SubParsersAction, common: argparse.ArgumentParser)
         action="store_true",
         help="progress as JSON lines (bgm.progress events) instead of sentences: for programs",
     )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="publish even if the quality gate finds the new version worse than the live one",
+    )
+    p.add_argument(
+        "--gate-data",
+        nargs="+",
+        type=Path,
+        default=[],
+        metavar="PATH",
+        help="music the quality gate compares on (its validation split; default: the default corpus's)",
+    )
     p.set_defaults(run=_train)
 
 
@@ -122,9 +150,22 @@ def _serve(args: argparse.Namespace) -> int:
         from model_server import DEFAULT_BATCHING_CONFIG, serve
 
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    from model_server.server import folder_config
+
     batching = None if args.no_batching else (args.batching_config or DEFAULT_BATCHING_CONFIG)
     models = args.models or _settings().models_dir
-    serve(models, host=args.host, port=args.port, batching_config=batching, poll_seconds=args.poll_seconds)
+    config = args.model_config_file or folder_config(models)
+    config_poll = args.model_config_file_poll_wait_seconds
+    serve(
+        models,
+        host=args.host,
+        port=args.port,
+        batching_config=batching,
+        poll_seconds=args.poll_seconds,
+        model_config_file=config,
+        config_poll_seconds=args.poll_seconds if config_poll is None else config_poll,
+        rest_port=args.rest_port,
+    )
     return 0
 
 
@@ -138,6 +179,19 @@ def _add_serve(sub: argparse._SubParsersAction, common: argparse.ArgumentParser)
     p.add_argument("--batching-config", type=Path, help="TF Serving batching parameters file")
     p.add_argument("--no-batching", action="store_true", help="one TensorFlow call per request")
     p.add_argument("--poll-seconds", type=float, default=2.0, help="how often to look for new versions")
+    p.add_argument(
+        "--rest-port", type=int, help="also serve TF Serving's REST API on this port (on --host; e.g. 8501)"
+    )
+    p.add_argument(
+        "--model-config-file",
+        type=Path,
+        help="TF Serving model config: version policy and labels (default: <models>/models.config if there)",
+    )
+    p.add_argument(
+        "--model-config-file-poll-wait-seconds",
+        type=float,
+        help="how often to re-read it (default: --poll-seconds; 0: only at start)",
+    )
     p.set_defaults(run=_serve)
 
 
@@ -166,6 +220,9 @@ def _add_compose(sub: argparse._SubParsersAction, common: argparse.ArgumentParse
         "--models",
         type=Path,
         help="models folder for the embedded server (default: BGM_MODELS_DIR or models)",
+    )
+    p.add_argument(
+        "--label", help="version label to compose with (default: BGM_VERSION_LABEL or stable; '': the latest)"
     )
     p.add_argument("--format", choices=["ogg", "mp3", "wav"], default="ogg")
     p.add_argument(
@@ -218,6 +275,7 @@ def main(argv: list[str] | None = None) -> int:
     _add_serve(sub, common)
     _add_compose(sub, common)
     _add_bot(sub, common)
+    add_models(sub, common, _settings)
     args = parser.parse_args(argv)
     if not args.verbose:
         quiet_environment()

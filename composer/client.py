@@ -4,11 +4,18 @@ Works the same against TensorFlow Serving and the embedded server. Every
 call has a deadline; UNAVAILABLE (server down or restarting) is retried with
 backoff until the call's budget is spent, then reported as
 ``ServerUnavailable``. Model metadata is read once per version and cached.
+
+With a ``version_label`` (the bot's: ``stable``), the metadata call that starts a song asks for the
+version that label names (``model_spec.version_label``); every later call of the song names that
+version's number, so a song finishes on the version it started with however the label moves. A
+server with no labels configured (TF Serving answers INVALID_ARGUMENT "Unrecognized servable version
+label") is asked for its latest version instead, as before labels existed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import grpc
 import numpy as np
@@ -26,6 +33,8 @@ from composer.wire import (
 )
 
 __all__ = ["CHANNEL_OPTIONS", "ModelClient", "ModelInfo"]
+log = logging.getLogger(__name__)
+UNKNOWN_LABEL = "Unrecognized servable version label"
 
 Inputs = dict[str, np.ndarray]
 
@@ -39,6 +48,10 @@ CHANNEL_OPTIONS = [
 ]
 
 
+class _UnknownLabel(ModelError):
+    """The server has no such version label (none configured, or not this one)."""
+
+
 class ModelClient:
     """Predict and metadata calls for one model on one server."""
 
@@ -49,9 +62,12 @@ class ModelClient:
         *,
         deadline: float = 10.0,
         retry_for: float = 15.0,
+        version_label: str | None = None,
     ) -> None:
+        """``version_label``: the label new songs start on (None: the latest version)."""
         self.target, self.model = target, model
         self.deadline, self.retry_for = deadline, retry_for
+        self.version_label = version_label or None
         self._channel = grpc.aio.insecure_channel(target, options=CHANNEL_OPTIONS)
         self._predict = prediction_service_pb2_grpc.PredictionServiceStub(self._channel)
         self._models = model_service_pb2_grpc.ModelServiceStub(self._channel)
@@ -72,6 +88,8 @@ class ModelClient:
                 code = error.code()
                 if code == grpc.StatusCode.NOT_FOUND and version is not None:
                     raise ModelChanged(version) from None
+                if code == grpc.StatusCode.INVALID_ARGUMENT and UNKNOWN_LABEL in (error.details() or ""):
+                    raise _UnknownLabel(error.details()) from None
                 if code not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
                     raise ModelError(f"The model server refused the request: {error.details()}") from None
                 if loop.time() + delay > give_up:
@@ -80,7 +98,7 @@ class ModelClient:
             delay = min(delay * 2, 2.0)
 
     async def metadata(self, version: int | None = None) -> ModelInfo:
-        """The latest version's metadata (or ``version``'s), cached per version."""
+        """Metadata of ``version``, else of the labelled version, else the latest's; cached per version."""
         if version is not None and version in self._info:
             return self._info[version]
         request = predict_pb2.PredictRequest()
@@ -88,8 +106,15 @@ class ModelClient:
         request.model_spec.signature_name = contract.METADATA_SIGNATURE
         if version is not None:
             request.model_spec.version.value = version
+        elif self.version_label:
+            request.model_spec.version_label = self.version_label
         request.inputs[contract.DUMMY].CopyFrom(to_proto(np.zeros([1], np.int32)))
-        reply = await self._call(self._predict.Predict, request)
+        try:
+            reply = await self._call(self._predict.Predict, request)
+        except _UnknownLabel:
+            log.info("%s has no version label %r: using its latest version", self.target, self.version_label)
+            request.model_spec.ClearField("version_label")
+            reply = await self._call(self._predict.Predict, request)
         served = reply.model_spec.version.value
         if served not in self._info:
             try:

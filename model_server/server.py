@@ -1,4 +1,4 @@
-"""Build, start and stop the gRPC server; ``serve`` runs it until SIGTERM/SIGINT.
+"""Build, start and stop the gRPC server (and the REST API beside it); ``serve`` runs it until SIGTERM/SIGINT.
 
 ``EmbeddedServer`` is for code that needs a server for a while (tests, benches): ``start()`` loads
 what is in the models folder, binds, returns the port and leaves the server running on gRPC's own
@@ -20,8 +20,10 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from tensorflow_serving.apis import model_service_pb2_grpc, prediction_service_pb2_grpc
 
+from lifecycle.config import config_path
 from model_server.batching import DEFAULT_BATCHING_CONFIG, Batcher, BatchingParameters
 from model_server.repository import Repository
+from model_server.rest import RestApi, RestServer
 from model_server.service import ModelServicer, PredictionServicer
 
 log = logging.getLogger(__name__)
@@ -42,7 +44,8 @@ def _batching(config: str | Path | BatchingParameters | None) -> BatchingParamet
 
 
 class EmbeddedServer:
-    """TF Serving's gRPC API over every model under ``models_root``; also a context manager."""
+    """TF Serving's gRPC API (and, with ``rest_port``, its REST API) over the models under
+    ``models_root``; also a context manager."""
 
     def __init__(
         self,
@@ -53,16 +56,28 @@ class EmbeddedServer:
         batching_config: str | Path | BatchingParameters | None = None,
         poll_seconds: float = 1.0,
         max_workers: int = 32,
+        model_config_file: str | Path | None = None,
+        config_poll_seconds: float = 0.0,
+        rest_port: int | None = None,
     ) -> None:
-        """``batching_config``: a TF Serving batching parameters file, parsed parameters, or None (off)."""
+        """``batching_config``: a TF Serving batching parameters file, parsed parameters, or None (off).
+        ``model_config_file``: TF Serving's --model_config_file (labels and version policy), re-read every
+        ``config_poll_seconds`` (0: read once). ``rest_port``: serve the REST API too (0: any free port)."""
         self.models_root = Path(models_root)
         self.host, self.port = host, port
         self.poll_seconds = poll_seconds
         self.max_workers = max_workers
         self.batching = _batching(batching_config)
         self.health = health.HealthServicer()
-        self.repository = Repository(self.models_root, on_change=self._set_health)
+        self.repository = Repository(
+            self.models_root,
+            on_change=self._set_health,
+            config_file=model_config_file,
+            config_poll_seconds=config_poll_seconds,
+        )
         self.batcher: Batcher | None = None
+        self.rest_port = rest_port
+        self._rest: RestServer | None = None
         self._server: grpc.Server | None = None
 
     @property
@@ -81,10 +96,10 @@ class EmbeddedServer:
             futures.ThreadPoolExecutor(max_workers=self.max_workers, thread_name_prefix="grpc"),
             options=_OPTIONS,
         )
-        prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(
-            PredictionServicer(self.repository, self.batcher), server
-        )
-        model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelServicer(self.repository), server)
+        prediction = PredictionServicer(self.repository, self.batcher)
+        models = ModelServicer(self.repository)
+        prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(prediction, server)
+        model_service_pb2_grpc.add_ModelServiceServicer_to_server(models, server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
         host = f"[{self.host}]" if ":" in self.host else self.host
         try:
@@ -97,6 +112,14 @@ class EmbeddedServer:
             self._shutdown_workers()
             raise OSError(f"cannot listen on {host}:{self.port}: {reason or 'address in use?'}")
         self.port = bound
+        if self.rest_port is not None:
+            self._rest = RestServer(RestApi(self.repository, prediction, models), self.host, self.rest_port)
+            try:
+                self.rest_port = self._rest.start()
+            except OSError:
+                self._rest = None
+                self._shutdown_workers()
+                raise
         server.start()
         self._server = server
         self.repository.start_polling(self.poll_seconds)
@@ -109,6 +132,9 @@ class EmbeddedServer:
         if self._server is None:
             return
         self.health.enter_graceful_shutdown()
+        if self._rest is not None:
+            self._rest.stop()
+            self._rest = None
         self._server.stop(grace).wait()
         self._server = None
         self._shutdown_workers()
@@ -149,6 +175,9 @@ def serve(
     poll_seconds: float = 1.0,
     grace: float = 10.0,
     stop_event: threading.Event | None = None,
+    model_config_file: str | Path | None = None,
+    config_poll_seconds: float = 0.0,
+    rest_port: int | None = None,
 ) -> None:
     """Serve until SIGTERM or SIGINT (or ``stop_event``, for callers off the main thread), then drain."""
     stop = stop_event or threading.Event()
@@ -157,7 +186,14 @@ def serve(
         for signum in (signal.SIGTERM, signal.SIGINT):
             previous[signum] = signal.signal(signum, lambda *_: stop.set())
     server = EmbeddedServer(
-        models_root, host=host, port=port, batching_config=batching_config, poll_seconds=poll_seconds
+        models_root,
+        host=host,
+        port=port,
+        batching_config=batching_config,
+        poll_seconds=poll_seconds,
+        model_config_file=model_config_file,
+        config_poll_seconds=config_poll_seconds,
+        rest_port=rest_port,
     )
     try:
         server.start()
@@ -180,7 +216,21 @@ def local_server(
 ) -> Iterator[str]:
     """An embedded server on ``models_root`` (loopback, any free port, batching as in production) for
     the length of a command: its address. ``<models_root>/<model_name>`` is created if missing, so a
-    version published later (``bgm train``, ``/bgm train``) is picked up."""
+    version published later (``bgm train``, ``/bgm train``) is picked up; the folder's ``models.config``,
+    if it has one, chooses versions and labels and is re-read as often as the folder is scanned."""
     (Path(models_root) / model_name).mkdir(parents=True, exist_ok=True)
-    with EmbeddedServer(models_root, batching_config=batching_config, poll_seconds=poll_seconds) as server:
+    config = folder_config(models_root)
+    with EmbeddedServer(
+        models_root,
+        batching_config=batching_config,
+        poll_seconds=poll_seconds,
+        model_config_file=config,
+        config_poll_seconds=poll_seconds,
+    ) as server:
         yield server.address
+
+
+def folder_config(models_root: str | Path) -> Path | None:
+    """The models folder's own ``models.config`` when it has one (what ``bgm models`` writes)."""
+    path = config_path(Path(models_root))
+    return path if path.is_file() else None

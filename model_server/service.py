@@ -112,11 +112,12 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
 
     def Predict(self, request: predict_pb2.PredictRequest, context: grpc.ServicerContext):  # noqa: N802
         try:
-            return self._predict(request)
+            return self.predict(request)
         except Exception as error:
             _abort(context, error)
 
-    def _predict(self, request: predict_pb2.PredictRequest) -> predict_pb2.PredictResponse:
+    def predict(self, request: predict_pb2.PredictRequest) -> predict_pb2.PredictResponse:
+        """The response, or a ``ServingError`` (the REST API calls this too)."""
         if not request.HasField("model_spec"):
             raise ServingError(grpc.StatusCode.INVALID_ARGUMENT, "Missing ModelSpec")
         servable = self._repository.acquire(request.model_spec)
@@ -143,11 +144,12 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
 
     def GetModelMetadata(self, request, context):  # noqa: N802
         try:
-            return self._metadata(request)
+            return self.metadata(request)
         except Exception as error:
             _abort(context, error)
 
-    def _metadata(self, request: get_model_metadata_pb2.GetModelMetadataRequest):
+    def metadata(self, request: get_model_metadata_pb2.GetModelMetadataRequest):
+        """The response, or a ``ServingError`` (the REST API calls this too)."""
         if not request.HasField("model_spec"):
             raise ServingError(grpc.StatusCode.INVALID_ARGUMENT, "Missing ModelSpec")
         if not request.metadata_field:
@@ -172,27 +174,31 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
 
 
 class ModelServicer(model_service_pb2_grpc.ModelServiceServicer):
-    """GetModelStatus; HandleReloadConfigRequest stays UNIMPLEMENTED (the folder is the config)."""
+    """GetModelStatus; HandleReloadConfigRequest stays UNIMPLEMENTED (the config file is polled instead)."""
 
     def __init__(self, repository: Repository) -> None:
         self._repository = repository
 
     def GetModelStatus(self, request: get_model_status_pb2.GetModelStatusRequest, context):  # noqa: N802
         try:
-            if not request.HasField("model_spec"):
-                raise ServingError(grpc.StatusCode.INVALID_ARGUMENT, "Missing ModelSpec")
-            spec = request.model_spec
-            # Like TF Serving, a version label is ignored here: only an explicit version narrows the answer.
-            version = spec.version.value if spec.HasField("version") else None
-            response = get_model_status_pb2.GetModelStatusResponse()
-            for number, record in self._repository.version_states(spec.name, version):
-                response.model_version_status.add(
-                    version=number,
-                    state=record.state,
-                    status=status_pb2.StatusProto(
-                        error_code=record.error_code, error_message=record.error_message
-                    ),
-                )
-            return response
+            return self.status(request)
         except Exception as error:
             _abort(context, error)
+
+    def status(self, request: get_model_status_pb2.GetModelStatusRequest):
+        """The response, or a ``ServingError`` (the REST API calls this too)."""
+        if not request.HasField("model_spec"):
+            raise ServingError(grpc.StatusCode.INVALID_ARGUMENT, "Missing ModelSpec")
+        spec = request.model_spec
+        # Like TF Serving, a version label is ignored here: only an explicit version narrows the answer.
+        version = spec.version.value if spec.HasField("version") else None
+        response = get_model_status_pb2.GetModelStatusResponse()
+        for number, record in self._repository.version_states(spec.name, version):
+            response.model_version_status.add(
+                version=number,
+                state=record.state,
+                status=status_pb2.StatusProto(
+                    error_code=record.error_code, error_message=record.error_message
+                ),
+            )
+        return response

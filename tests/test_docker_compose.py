@@ -18,7 +18,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE_FILE = ROOT / "docker-compose.yml"
-MODELS_CONFIG = ROOT / "model_server" / "models.config"
+MODELS_CONFIG = ROOT / "models" / "models.config"
 
 
 def _compose_cli() -> list[str] | None:
@@ -124,7 +124,9 @@ def test_model_server_runs_the_production_configuration(config):
     args = " ".join([*(server.get("entrypoint") or []), *(server.get("command") or [])])
     for flag in (
         "--port=8500",
-        "--model_config_file=/config/models.config",
+        "--model_config_file=/models/models.config",
+        "--model_config_file_poll_wait_seconds=",
+        "--allow_version_labels_for_unavailable_models=true",
         "--enable_batching",
         "--batching_parameters_file=/config/batching.config",
         "--file_system_poll_wait_seconds=",
@@ -133,7 +135,8 @@ def test_model_server_runs_the_production_configuration(config):
     mounts = _mounts(server)
     assert mounts["/models"][1], "the models folder must be mounted read-only in model-server"
     assert Path(mounts["/models"][0]).resolve() == (ROOT / "models").resolve()
-    assert Path(mounts["/config/models.config"][0]).resolve() == MODELS_CONFIG.resolve()
+    # The config is in the mounted folder: a folder mount sees the file replaced by rename.
+    assert MODELS_CONFIG.parent.resolve() == Path(mounts["/models"][0]).resolve()
     base_path = re.search(r'base_path:\s*"([^"]+)"', MODELS_CONFIG.read_text()).group(1)
     assert base_path.startswith("/models/"), f"models.config base_path {base_path} is outside the mount"
 
@@ -142,7 +145,7 @@ def test_model_server_has_a_gpu_and_no_published_port(config):
     services = config["services"]
     assert _gpu_reserved(services["model-server"])
     assert not _published(services["model-server"]), "gRPC must stay on the compose network"
-    assert "8500" in [str(p) for p in services["model-server"].get("expose", [])]
+    assert {"8500", "8501"} <= {str(p) for p in services["model-server"].get("expose", [])}
     assert not any(_published(s) for s in services.values()), "no service should publish a host port"
 
 

@@ -14,7 +14,7 @@ import numpy as np
 from bgm.moods import MOODS
 from bgm.progress import Exporting, Published, Reporter
 from bgm.training_defaults import DEFAULTS
-from training import corpus, dataset, export, publish
+from training import corpus, dataset, export, gate, publish
 from training.loop import LoopConfig, RunState, fit
 from training.model import ModelConfig, build, compile_model
 from training.vocab import Vocabulary, frequent_tokens
@@ -54,6 +54,9 @@ class TrainOptions:
     workers: int | None = None
     progress: bool = True
     json_progress: bool = False  # progress as bgm.progress JSON lines (for the bot), not sentences
+    force: bool = False  # publish even when the quality gate refuses (training/gate.py)
+    gate_data: tuple[Path, ...] = ()  # the gate's reference music (default: the default corpus)
+    keep_versions: int = 5  # retention after publishing: the newest N and every labelled version
 
 
 @dataclass(frozen=True)
@@ -199,7 +202,7 @@ def train(options: TrainOptions) -> TrainResult:
 
     model_dir = options.models_dir / options.model_name
     try:
-        version = publish.publish(model_dir, write)
+        version = gate.publish_if_better(options, model_dir, write, model, config, vocab, val_part, report)
     except OSError as error:
         if error.errno in publish.NO_SPACE:  # the partial export is gone; the live version never moved
             raise TrainingError(

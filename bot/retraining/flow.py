@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import shutil
 from pathlib import Path
 
 import discord
@@ -16,17 +17,23 @@ import discord
 from bgm.errors import BgmError
 from bgm.files import is_music
 from bot import formatting
+from bot.checks import NotAdmin, is_admin
 from bot.live import LiveText
+from bot.retraining.buttons import publish_view
 from bot.retraining.runner import (
     TrainingCancelled,
     TrainingFailed,
+    TrainingRefused,
     TrainingRunner,
     TrainProgress,
     TrainRequest,
+    failure_reason,
+    training_env,
 )
 from bot.retraining.uploads import UploadLimits, UploadRejected, check_attachments, inspect, save
 from bot.settings import BotSettings
 from composer.client import ModelClient, ModelInfo
+from lifecycle.config import version_folders
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +70,7 @@ class RetrainFlow:
         self.settings, self.client, self.runner = settings, client, runner
         self.limits = UploadLimits.from_settings(settings)
         self._task: asyncio.Task | None = None
+        self.refused_message: discord.Message | None = None  # where the last refused training was told
 
     @property
     def busy(self) -> bool:
@@ -160,6 +168,14 @@ class RetrainFlow:
             await live.close()
             await message.edit(content=f"{self._last_text()}\n⏹️ {error}")
             return
+        except TrainingRefused as error:
+            await live.close()
+            self.refused_message = message
+            await message.edit(
+                content=f"{self._last_text()}\n🛑 {error} An admin can publish it anyway.",
+                view=publish_view(),
+            )
+            return
         except TrainingFailed as error:
             await live.close()
             await message.edit(content=f"{self._last_text()}\n❌ {error} The live model is unchanged.")
@@ -178,6 +194,62 @@ class RetrainFlow:
         await channel.send(
             f"🎶 Model version {info.version} is live, trained on this server's music (asked by {mention}). "
             f"Moods: {', '.join(info.moods)}. Try `/bgm compose`."
+        )
+
+    @property
+    def candidate(self) -> Path:
+        """Where ``bgm train`` keeps a candidate the quality gate refused (training/gate.py)."""
+        return self.runner.work_dir / "run" / "candidate"
+
+    async def publish_anyway(self, interaction: discord.Interaction) -> None:
+        """The "Publish anyway" button: an admin overrides the gate; the candidate goes live."""
+        say = interaction.response.send_message
+        if not is_admin(interaction, self.settings.admin_roles):
+            await say(f"❌ {NotAdmin(self.settings.admin_roles, 'publish a refused model')}", ephemeral=True)
+            return
+        if self.busy:
+            await say(f"A training is running; publish after it.\n{self.describe()}", ephemeral=True)
+            return
+        if not (self.candidate / "saved_model.pb").is_file():
+            await say(
+                "Nothing to publish: a later training replaced that candidate, or it is out.", ephemeral=True
+            )
+            return
+        await interaction.response.defer(thinking=True)
+        who = interaction.user.display_name
+        before = await asyncio.to_thread(version_folders, self.settings.models_dir / self.settings.model_name)
+        command = [
+            *self.settings.models_command,
+            "publish",
+            str(self.candidate),
+            "--models",
+            str(self.settings.models_dir),
+        ]
+        process = await asyncio.create_subprocess_exec(
+            *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=training_env()
+        )
+        _, stderr = await process.communicate()
+        after = await asyncio.to_thread(version_folders, self.settings.models_dir / self.settings.model_name)
+        if process.returncode != 0 or not after - before:
+            reason = failure_reason(stderr.decode(errors="replace").splitlines(), process.returncode or 0)
+            await interaction.followup.send(f"❌ Could not publish it: {reason}")
+            return
+        version = max(after - before)
+        await asyncio.to_thread(shutil.rmtree, self.candidate, True)  # published once, never twice
+        log.info("%s published version %d past the quality gate", who, version)
+        if self.refused_message is not None:
+            with contextlib.suppress(discord.HTTPException):
+                await self.refused_message.edit(view=None)
+        try:
+            info = await wait_until_served(self.client, version, self.settings.live_wait_s)
+        except TrainingFailed as error:
+            await interaction.followup.send(
+                f"⚠️ Version {version} was published anyway by {who}, but {error}."
+            )
+            return
+        await interaction.followup.send(
+            f"⚠️ Model version {info.version} was published anyway by {who}, past the quality gate, and is "
+            "live. `/bgm model rollback` goes back."
         )
 
     async def cancel(self, interaction: discord.Interaction) -> None:

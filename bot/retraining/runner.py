@@ -24,12 +24,22 @@ from bgm.errors import BgmError
 
 SECRET_ENV = ("DISCORD_TOKEN", "BGM_DISCORD_TOKEN")  # training has no business with the bot's token
 KILL_GRACE_S = 10.0
+GATE_REFUSED = 3  # bgm train's exit status when the quality gate keeps the live model
 
 
 class TrainingFailed(BgmError):
     def __init__(self, reason: str) -> None:
         self.reason = reason
         super().__init__(f"Training failed: {reason}")
+
+
+class TrainingRefused(TrainingFailed):
+    """Training finished, but the quality gate kept the live model (``bgm train`` exit status 3)."""
+
+    def __init__(self, gate: events.GateJudged) -> None:
+        self.gate = gate
+        BgmError.__init__(self, f"The quality gate kept the live model: {gate.reason}.")
+        self.reason = gate.reason
 
 
 class TrainingCancelled(BgmError):
@@ -50,6 +60,7 @@ class Phase(Enum):
     EXPORTING = "exporting"
     PUBLISHED = "published"
     FAILED = "failed"
+    REFUSED = "refused"  # trained, but the quality gate kept the live model
     CANCELLED = "cancelled"
 
 
@@ -74,6 +85,7 @@ class TrainProgress:
     version: int | None = None
     reason: str | None = None
     started_at: float = field(default_factory=time.time)
+    gate: events.GateJudged | None = None  # the quality gate's verdict, once training has one
 
 
 def advance(progress: TrainProgress, event: events.Event) -> TrainProgress:
@@ -87,17 +99,25 @@ def advance(progress: TrainProgress, event: events.Event) -> TrainProgress:
             return replace(progress, last_epoch=event)
         case events.EarlyStopped() | events.Exporting():
             return replace(progress, phase=Phase.EXPORTING)
+        case events.GateJudged():
+            return replace(progress, gate=event)
         case events.Published():
             return replace(progress, phase=Phase.PUBLISHED, version=event.version)
     return progress
+
+
+def training_env() -> dict[str, str]:
+    """The bot's environment without its Discord token, for the commands it runs."""
+    return {k: v for k, v in os.environ.items() if k not in SECRET_ENV}
 
 
 def failure_reason(stderr: list[str], returncode: int) -> str:
     """One sentence from what training wrote last: its own ``bgm train:`` line, else the last line."""
     lines = [line.strip() for line in stderr if line.strip()]
     for line in reversed(lines):
-        if line.startswith("bgm train:"):
-            return line.removeprefix("bgm train:").strip()[:300]
+        for prefix in ("bgm train:", "bgm models:"):
+            if line.startswith(prefix):
+                return line.removeprefix(prefix).strip()[:300]
     if returncode < 0:
         return f"the training process was killed by signal {-returncode} (out of memory?)"
     if lines:
@@ -161,7 +181,11 @@ class TrainingRunner:
             self.last = replace(progress, phase=Phase.CANCELLED, reason=str(error))
             raise
         except TrainingFailed as error:
-            self.last = replace(progress, phase=Phase.FAILED, reason=error.reason)
+            self.last = replace(
+                progress,
+                phase=Phase.REFUSED if isinstance(error, TrainingRefused) else Phase.FAILED,
+                reason=error.reason,
+            )
             raise
         else:
             self.last = progress
@@ -170,7 +194,7 @@ class TrainingRunner:
             self.current, self._process = None, None
 
     async def _run(self, request: TrainRequest, get, update) -> int:
-        env = {k: v for k, v in os.environ.items() if k not in SECRET_ENV}
+        env = training_env()
         self.work_dir.mkdir(parents=True, exist_ok=True)
         # Its own session, so cancelling reaches the parsing workers training may have forked.
         self._process = process = await asyncio.create_subprocess_exec(
@@ -211,6 +235,8 @@ class TrainingRunner:
             return final.version  # even if a cancel came in too late: the version is out
         if self._cancelled_by is not None:
             raise TrainingCancelled(self._cancelled_by)
+        if process.returncode == GATE_REFUSED and final.gate is not None and not final.gate.accepted:
+            raise TrainingRefused(final.gate)
         if process.returncode != 0:
             raise TrainingFailed(failure_reason(list(stderr), process.returncode))
         raise TrainingFailed("training ended without publishing a model version")

@@ -24,9 +24,8 @@ import pytest
 import soundfile as sf
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from bot.app import create_bot
+from bot.app import create_bot, model_client
 from bot.settings import BotSettings
-from composer.client import ModelClient
 from model_server import EmbeddedServer
 from tests.conftest import write_tunes
 from tests.fake_discord import FakeDiscord, Upload, running_bot
@@ -118,7 +117,7 @@ async def bot_against(fake: FakeDiscord, server: EmbeddedServer, data_dir, **ove
         live_wait_s=60,
     )
     settings = BotSettings(**{**values, **overrides})
-    client = ModelClient(server.address, deadline=10, retry_for=settings.retry_s)
+    client = model_client(settings, server.address)  # as in production: asks for the stable label
     bot = create_bot(settings, client, guild_ready_timeout=0.05)
     try:
         # patch=False: the bot's own DISCORD_API_BASE / DISCORD_GATEWAY_URL settings must find the fake.
@@ -144,8 +143,9 @@ async def test_commands_are_synced_to_the_guild(shared_server, tmp_path, restore
     async with FakeDiscord() as fake, bot_against(fake, shared_server, tmp_path):
         command = fake.commands[fake.guild.id][("bgm", 1)]
         options = {o["name"]: o for o in command["options"]}
-        assert set(options) == {"compose", "status", "train"}
+        assert set(options) == {"compose", "status", "train", "model"}
         assert {o["name"] for o in options["train"]["options"]} == {"start", "status", "cancel"}
+        assert {o["name"] for o in options["model"]["options"]} == {"list", "promote", "rollback"}
         fake.assert_no_unknown_routes()
 
 
@@ -248,7 +248,14 @@ async def test_a_bad_upload_is_refused_with_a_reason(shared_server, tmp_path, re
 async def test_an_admin_trains_a_new_version_that_compose_then_uses(own_server, tmp_path, restore_discord):
     tunes = write_tunes(tmp_path / "tunes", count=3)
     files = {f"file{i}": Upload.from_path(path) for i, path in enumerate(tunes, 1)}
-    async with FakeDiscord() as fake, bot_against(fake, own_server, tmp_path / "data"):
+    gate = [
+        "--gate-data",
+        str(tmp_path / "tunes"),
+    ]  # the quality gate compares on these, not the whole corpus
+    async with (
+        FakeDiscord() as fake,
+        bot_against(fake, own_server, tmp_path / "data", train_args=[*TRAIN_ARGS, *gate]),
+    ):
         inter = await fake.invoke_slash("bgm train start", attachments=files, user=fake.manager)
         started = await fake.wait_for(lambda: inter.followups, 30, what="the training to start")
         assert started[0].ephemeral and "3 music files accepted" in started[0].content
@@ -430,3 +437,42 @@ async def test_bgm_bot_runs_with_an_embedded_server_and_stops_cleanly_on_sigterm
     assert process.returncode == 0, log[-3000:]
     assert fake.token not in log
     assert "INFO bot.app: synced 1 commands to guild" in log and "Traceback" not in log, log[-3000:]
+
+
+async def test_a_refused_training_shows_the_gate_and_an_admin_can_publish_anyway(
+    own_server, tmp_path, restore_discord
+):
+    tune = write_tunes(tmp_path / "tunes", count=1)[0]
+    async with (
+        FakeDiscord() as fake,
+        bot_against(fake, own_server, tmp_path / "data", train_command=[*FAKE_TRAIN, "refused"]),
+    ):
+        await fake.invoke_slash(
+            "bgm train start", attachments={"file1": Upload.from_path(tune)}, user=fake.admin
+        )
+        message = await fake.wait_for_message(lambda m: "🛑" in m.content, timeout=60)
+        assert "🛑 The quality gate kept the live model: its songs collapse to few pitches" in message.content
+        assert "Quality gate: refused — its songs collapse" in message.content
+        assert (
+            "New vs live (version 1): perplexity 56.14 vs 4.54; pitch-class entropy 0.00 vs 2.70"
+            in message.content
+        )
+        assert sorted(p.name for p in (own_server.models_root / "bgm").iterdir()) == ["1"]
+
+        refused = await fake.click_button(message, "bgm:publish-anyway", user=fake.regular)
+        assert "Only server admins" in (await fake.wait_for_response(refused)).content
+        click = await fake.click_button(message, "bgm:publish-anyway", user=fake.manager)
+        done = await fake.wait_for(lambda: click.followups and click.followups[-1], 120, what="the publish")
+        assert done.content.startswith(
+            "⚠️ Model version 2 was published anyway by Manny, past the quality gate"
+        )
+        assert not message.custom_ids  # the button is gone: a candidate is published once
+        again = (
+            await fake.click_button(done, "bgm:publish-anyway", user=fake.manager)
+            if done.custom_ids
+            else None
+        )
+        assert again is None
+        _, song = await compose(fake, fake.regular, mood="calm", length="short", seed=2)
+        assert fields(song)["Model version"] == "2"
+        fake.assert_no_unknown_routes()

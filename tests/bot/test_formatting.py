@@ -1,5 +1,7 @@
 """What the bot says, built from plain values."""
 
+from dataclasses import replace
+
 import pytest
 
 from bgm.progress import EpochEnded
@@ -116,3 +118,26 @@ def test_status_lists_model_server_queue_and_uptime():
         "Tracks made": "17",
         "Uptime": "1 min",
     }
+
+
+def test_the_gate_verdict_shows_new_against_live():
+    from bgm.progress import GateJudged
+
+    gate = GateJudged(
+        False,
+        False,
+        "its songs fall silent (80% of beats empty > 50%)",
+        5.0,
+        4.0,
+        3,
+        {"pitch_class_entropy": 2.0, "scale_consistency": 0.9, "empty_beat_rate": 0.8},
+        {"pitch_class_entropy": 2.5, "scale_consistency": 0.95, "empty_beat_rate": 0.02},
+        "runs/candidate",
+    )
+    assert formatting.gate_lines(gate) == [
+        "Quality gate: refused — its songs fall silent (80% of beats empty > 50%)",
+        "New vs live (version 3): perplexity 5.00 vs 4.00; pitch-class entropy 2.00 vs 2.50 bits; "
+        "scale 0.90 vs 0.95; empty beats 80% vs 2%",
+    ]
+    text = formatting.training_text(replace(TrainProgress("ann", 2), gate=gate))
+    assert text.splitlines()[-2:] == formatting.gate_lines(gate)

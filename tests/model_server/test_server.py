@@ -15,6 +15,7 @@ from google.protobuf import text_format
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from tensorflow_serving.config import model_server_config_pb2
 
+from lifecycle.config import parse, problems
 from model_server import EmbeddedServer, serve
 from model_server.servable import Servable
 from tests.model_server.helpers import MODEL, Client, publish, wait_until
@@ -147,9 +148,13 @@ def _serving(port: int) -> bool:
         return False
 
 
-def test_the_tf_serving_model_config_names_the_bgm_model():
-    text = (REPO / "model_server" / "models.config").read_text()
-    config = text_format.Parse(text, model_server_config_pb2.ModelServerConfig())
+def test_the_shipped_model_config_labels_a_shipped_version_stable():
+    """models/models.config is TF Serving's --model_config_file (docker-compose mounts it) and the
+    embedded server's: it must parse, serve every version folder and label one that is there."""
+    path = REPO / "models" / "models.config"
+    config = text_format.Parse(path.read_text(), model_server_config_pb2.ModelServerConfig())
     (model,) = config.model_config_list.config
     assert (model.name, model.base_path, model.model_platform) == ("bgm", "/models/bgm", "tensorflow")
-    assert model.model_version_policy.latest.num_versions == 1
+    assert model.model_version_policy.WhichOneof("policy_choice") == "all"
+    assert (REPO / "models" / "bgm" / str(model.version_labels["stable"]) / "saved_model.pb").is_file()
+    assert problems(parse(path.read_text()), REPO / "models") == []

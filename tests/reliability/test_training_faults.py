@@ -38,7 +38,7 @@ async def test_training_killed_mid_epoch_leaves_the_live_model_and_the_next_one_
     files = {f"file{i}": Upload.from_path(path) for i, path in enumerate(tunes, 1)}
     async with FakeDiscord() as fake, bot_against(fake, own_serve, tmp_path / "data") as bot:
         runner = bot.retraining.runner
-        quick = list(runner.extra_args)
+        quick = [*runner.extra_args, "--gate-data", str(tmp_path / "tunes")]  # the quality gate's reference
         runner.extra_args = [*quick, "--samples-per-epoch", "200000"]  # an epoch long enough to be killed in
         await fake.invoke_slash("bgm train start", attachments=files, user=fake.manager)
         training = Phase.TRAINING
@@ -92,8 +92,10 @@ def test_a_full_disk_while_exporting_leaves_no_trace(watched, tmp_path, monkeypa
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path / "variables"))
 
     monkeypatch.setattr(export, "export", export_until_the_disk_fills)
+    tunes = tuple(write_tunes(tmp_path / "tunes", count=3))
     options = TrainOptions(
-        data=tuple(write_tunes(tmp_path / "tunes", count=3)),
+        data=tunes,
+        gate_data=tunes,
         models_dir=watched.models_root,
         run_dir=tmp_path / "run",
         cache_dir=tmp_path / "cache",

@@ -3,21 +3,24 @@
 Its events are ``bgm.progress``'s, written as ``bgm train`` writes them (JSON lines with
 ``--json-progress``), among lines for people that a reader must skip.
 MODE: ok (publishes ``<models>/bgm/<N+1>``), fail (``bgm train:`` error, exit 1), crash (a traceback),
-slow (an epoch, then sleeps until killed), silent (exits 0 without publishing).
+slow (an epoch, then sleeps until killed), silent (exits 0 without publishing), refused (the quality
+gate keeps the live model: a copy of ``<models>/bgm/1`` is left as ``<run dir>/candidate``, exit 3).
 """
 
 import argparse
+import shutil
 import sys
 import time
 from pathlib import Path
 
-from bgm.progress import EpochEnded, EpochStarted, Exporting, Published, Reporter
+from bgm.progress import EpochEnded, EpochStarted, Exporting, GateJudged, Published, Reporter
 
 parser = argparse.ArgumentParser()
 parser.add_argument("mode")
 parser.add_argument("--models", type=Path)
 parser.add_argument("--epochs", type=int, default=2)
 parser.add_argument("--json-progress", action="store_true")
+parser.add_argument("--run-dir", type=Path)
 args, _ = parser.parse_known_args()
 report = Reporter(args.json_progress)
 print("3 pieces from 3 files (0 skipped)", flush=True)
@@ -31,6 +34,17 @@ for epoch in range(1, args.epochs + 1):
 if args.mode == "fail":
     print("bgm train: No usable music found: all 3 files were skipped.", file=sys.stderr)
     sys.exit(1)
+if args.mode == "refused":
+    report(Exporting(args.epochs))
+    candidate = args.run_dir / "candidate"
+    shutil.rmtree(candidate, ignore_errors=True)
+    shutil.copytree(args.models / "bgm" / "1", candidate)
+    songs = {"pitch_class_entropy": 0.0, "scale_consistency": 1.0, "empty_beat_rate": 0.0}
+    live = {"pitch_class_entropy": 2.7, "scale_consistency": 0.98, "empty_beat_rate": 0.0}
+    reason = "its songs collapse to few pitches (pitch-class entropy 0.00 bits < 1.0)"
+    report(GateJudged(False, False, reason, 56.14, 4.54, 1, songs, live, str(candidate)))
+    print(f"bgm train: quality gate: refused: {reason}", file=sys.stderr)
+    sys.exit(3)
 if args.mode == "crash":
     raise ValueError("shapes do not match")
 if args.mode == "ok":

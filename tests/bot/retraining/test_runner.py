@@ -13,6 +13,7 @@ from bot.retraining.runner import (
     TrainingBusy,
     TrainingCancelled,
     TrainingFailed,
+    TrainingRefused,
     TrainingRunner,
     TrainProgress,
     TrainRequest,
@@ -171,3 +172,16 @@ async def test_waiting_for_the_server_rides_out_a_restart():
 async def test_waiting_for_the_server_gives_up_with_a_reason():
     with pytest.raises(TrainingFailed, match="has not loaded it"):
         await wait_until_served(FakeClient([{1: "AVAILABLE"}]), 2, timeout_s=0.1, poll_s=0.01)
+
+
+async def test_a_run_the_quality_gate_refused_says_so_with_its_figures(tmp_path):
+    (tmp_path / "models" / "bgm" / "1").mkdir(parents=True)
+    (tmp_path / "models" / "bgm" / "1" / "saved_model.pb").write_bytes(b"x")
+    train = runner(tmp_path, "refused")
+    with pytest.raises(
+        TrainingRefused, match="The quality gate kept the live model: its songs collapse"
+    ) as refused:
+        await train.run(request(tmp_path), lambda progress: None)
+    assert refused.value.gate.live_version == 1 and refused.value.gate.candidate_perplexity == 56.14
+    assert train.last.phase is Phase.REFUSED and train.last.gate == refused.value.gate
+    assert (tmp_path / "work" / "run" / "candidate" / "saved_model.pb").is_file()
