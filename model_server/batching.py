@@ -6,6 +6,11 @@ Serving's shared batch scheduler: a queue per (version, signature, input layout)
 full or ``batch_timeout_micros`` after it opened; ``num_batch_threads`` threads run the TF calls; a
 request that finds ``max_enqueued_batches`` batches waiting is refused at once (UNAVAILABLE, TF's code
 and message). Signatures whose outputs have no batch dim (constants) run one request per call.
+
+One departure, on by default (``run_when_idle``): a batch also closes when every request in the
+server is in it. Nothing running could then come back to join it, so waiting out the timeout would
+only delay it: a song composed alone pays no batching wait on each of its hundreds of Predicts,
+while requests that arrive while others run still wait for them and merge as before.
 """
 
 from __future__ import annotations
@@ -44,8 +49,12 @@ class _Batch:
 class Batcher:
     """Merges concurrent calls and runs them on its own threads."""
 
-    def __init__(self, params: BatchingParameters) -> None:
+    def __init__(self, params: BatchingParameters, *, run_when_idle: bool = True) -> None:
+        """``run_when_idle``: close a batch that holds every request in the server (see above);
+        False schedules exactly as TF Serving does."""
         self.params = params
+        self.run_when_idle = run_when_idle
+        self._in_flight = 0  # requests taken in and not yet answered, running or waiting
         self._cv = threading.Condition()
         self._queues: dict[tuple, deque[_Batch]] = {}
         self._solo = itertools.count()
@@ -109,7 +118,19 @@ class Batcher:
             batch.tasks.append(task)
             batch.size += task.size
             batch.closed = batch.closed or solo or batch.size >= self.params.max_batch_size
+            self._in_flight += 1
+            self._close_if_idle()
             self._cv.notify()
+
+    def _close_if_idle(self) -> None:
+        """When nothing runs, every request in the server is waiting in a batch: close them (lock held)."""
+        if not self.run_when_idle:
+            return
+        waiting = [batch for queue in self._queues.values() for batch in queue]
+        if sum(len(batch.tasks) for batch in waiting) == self._in_flight:
+            for batch in waiting:
+                batch.closed = True
+            self._cv.notify_all()
 
     def _next_batch(self) -> _Batch | None:
         """The oldest batch that may run now; waits for one. None when closing and nothing is left."""
@@ -145,6 +166,9 @@ class Batcher:
                     task.error = error
             for task in batch.tasks:
                 task.done.set()
+            with self._cv:
+                self._in_flight -= len(batch.tasks)
+                self._close_if_idle()
 
     def _execute(self, batch: _Batch) -> None:
         run = batch.servable.run

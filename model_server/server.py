@@ -53,13 +53,20 @@ class EmbeddedServer:
         batching_config: str | Path | BatchingParameters | None = None,
         poll_seconds: float = 1.0,
         max_workers: int = 32,
+        run_when_idle: bool = True,
+        tensor_content: bool = True,
     ) -> None:
-        """``batching_config``: a TF Serving batching parameters file, parsed parameters, or None (off)."""
+        """``batching_config``: a TF Serving batching parameters file, parsed parameters, or None (off).
+        ``run_when_idle``: a batch holding every request in the server runs without waiting out its
+        timeout (``model_server.batching``); False schedules exactly as TF Serving does.
+        ``tensor_content``: numeric outputs as raw bytes (TF Serving's AS_PROTO_CONTENT), else in the
+        typed ``*_val`` fields (its default, AS_PROTO_FIELD); clients read both."""
         self.models_root = Path(models_root)
         self.host, self.port = host, port
         self.poll_seconds = poll_seconds
         self.max_workers = max_workers
         self.batching = _batching(batching_config)
+        self.run_when_idle, self.tensor_content = run_when_idle, tensor_content
         self.health = health.HealthServicer()
         self.repository = Repository(self.models_root, on_change=self._set_health)
         self.batcher: Batcher | None = None
@@ -76,13 +83,15 @@ class EmbeddedServer:
             raise RuntimeError("the server is already started")
         self._set_health(False)
         self.repository.poll_once()
-        self.batcher = Batcher(self.batching) if self.batching is not None else None
+        self.batcher = (
+            Batcher(self.batching, run_when_idle=self.run_when_idle) if self.batching is not None else None
+        )
         server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=self.max_workers, thread_name_prefix="grpc"),
             options=_OPTIONS,
         )
         prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(
-            PredictionServicer(self.repository, self.batcher), server
+            PredictionServicer(self.repository, self.batcher, tensor_content=self.tensor_content), server
         )
         model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelServicer(self.repository), server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
