@@ -7,10 +7,11 @@ full or ``batch_timeout_micros`` after it opened; ``num_batch_threads`` threads 
 request that finds ``max_enqueued_batches`` batches waiting is refused at once (UNAVAILABLE, TF's code
 and message). Signatures whose outputs have no batch dim (constants) run one request per call.
 
-One departure, on by default (``run_when_idle``): a batch also closes when every request in the
-server is in it. Nothing running could then come back to join it, so waiting out the timeout would
-only delay it: a song composed alone pays no batching wait on each of its hundreds of Predicts,
-while requests that arrive while others run still wait for them and merge as before.
+One departure, on by default (``run_when_idle``): a request that finds nothing else in the server
+runs at once on its own thread, and a batch closes when every request in the server is in it.
+Nothing running could then come back to join it, so waiting out the timeout (and handing the call
+to a batch thread) would only delay it: a song composed alone pays no batching wait on each of its
+hundreds of Predicts, while requests that arrive while others run still wait for them and merge.
 """
 
 from __future__ import annotations
@@ -80,12 +81,29 @@ class Batcher:
                 grpc.StatusCode.INVALID_ARGUMENT,
                 f"Task size {size} is larger than maximum input batch size {self.params.max_batch_size}",
             )
+        with self._cv:
+            alone = self.run_when_idle and not self._closing and self._in_flight == 0
+            self._in_flight += alone
+        if alone:
+            return self._run_alone(servable, signature, inputs)
         task = _Task(inputs, size)
         self._enqueue(key, servable, signature, task, solo=key[0] == "solo")
         task.done.wait()
         if task.error is not None:
             raise from_exception(task.error)
         return task.outputs
+
+    def _run_alone(self, servable, signature, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """The only request in the server runs on its own thread: no batch thread to wake and wait for.
+        Requests that come meanwhile queue and wait for it, as for a running batch."""
+        try:
+            return servable.run(signature, inputs)
+        except Exception as error:
+            raise from_exception(error) from None
+        finally:
+            with self._cv:
+                self._in_flight -= 1
+                self._close_if_idle()
 
     def pending(self) -> int:
         """Requests waiting in queues (not yet taken by a batch thread)."""

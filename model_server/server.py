@@ -158,15 +158,22 @@ def serve(
     poll_seconds: float = 1.0,
     grace: float = 10.0,
     stop_event: threading.Event | None = None,
+    **options,
 ) -> None:
-    """Serve until SIGTERM or SIGINT (or ``stop_event``, for callers off the main thread), then drain."""
+    """Serve until SIGTERM or SIGINT (or ``stop_event``, for callers off the main thread), then drain.
+    ``options``: ``run_when_idle`` and ``tensor_content``, as ``EmbeddedServer`` takes them."""
     stop = stop_event or threading.Event()
     previous = {}
     if threading.current_thread() is threading.main_thread():
         for signum in (signal.SIGTERM, signal.SIGINT):
             previous[signum] = signal.signal(signum, lambda *_: stop.set())
     server = EmbeddedServer(
-        models_root, host=host, port=port, batching_config=batching_config, poll_seconds=poll_seconds
+        models_root,
+        host=host,
+        port=port,
+        batching_config=batching_config,
+        poll_seconds=poll_seconds,
+        **options,
     )
     try:
         server.start()

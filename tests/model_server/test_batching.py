@@ -134,6 +134,13 @@ def test_a_request_alone_in_the_server_does_not_wait_for_the_batch_timeout(make_
         )
 
 
+def test_a_request_alone_that_fails_is_answered_with_the_error_and_leaves_the_server_idle(make_batcher):
+    batcher, servable = make_batcher(run_when_idle=True), Doubler()
+    with pytest.raises(ServingError):
+        batcher.run(servable, MERGEABLE, {"x": np.full([1], -1)})
+    assert batcher.run(servable, MERGEABLE, {"x": np.ones([1])})["y"] == 2  # not waiting on a ghost
+
+
 def test_requests_arriving_while_others_run_still_merge_and_run_once_nothing_else_does(make_batcher):
     batcher, servable = make_batcher(run_when_idle=True), Gated()
     with ThreadPoolExecutor(3) as pool:
@@ -213,7 +220,8 @@ def test_metadata_calls_are_answered_alone_under_batching(make_server, connect, 
 
 
 def test_batch_threads_run_the_tf_calls(make_server, connect, models_root, monkeypatch):
-    server = make_server(models_root, batching_config=params(max_batch_size=1))
+    """(With TF Serving's scheduling: by default a request alone in the server runs on its own thread.)"""
+    server = make_server(models_root, batching_config=params(max_batch_size=1), run_when_idle=False)
     threads, run = [], Servable.run
 
     def recording_run(self, *args, **kwargs):
