@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.util
 import os
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from pathlib import Path
 
 import numpy as np
@@ -345,6 +346,17 @@ def encode(audio: np.ndarray, rate: int, out_path: str | Path, fmt: str, max_byt
             return out_path
     out_path.unlink()
     raise AudioTooLargeError(size, max_bytes, fmt)
+
+
+def warm_up(soundfont: str | Path, workers: int | None = None) -> None:
+    """A synthesiser per core made now, with ``soundfont`` loaded, kept for the first song."""
+    try:
+        synth.library()
+    except OSError as error:
+        raise RuntimeError(f"libfluidsynth is not installed: {error}") from None
+    with ExitStack() as stack:
+        for _ in range(workers or os.cpu_count() or 1):
+            stack.enter_context(synth.borrowed(soundfont, RATE))
 
 
 def render(

@@ -39,8 +39,13 @@ class SongFiles:
     no_audio: NoAudio | None = None  # why ``audio`` is None, when it is
 
 
-def ready() -> bool:
-    """A no-op that makes a fresh worker import this module before the first song."""
+def ready(soundfont: Path | None = None) -> bool:
+    """Makes a fresh worker import this module, and start its synthesisers on ``soundfont`` (else the
+    default one), before the first song."""
+    try:
+        audio.warm_up(audio.find_soundfont(soundfont))
+    except (FileNotFoundError, RuntimeError) as error:  # the first song will say so
+        log.debug("no synthesiser warmed up: %s", error)
     return True
 
 
