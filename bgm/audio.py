@@ -1,37 +1,44 @@
-"""MIDI to audio: FluidSynth renders, numpy levels and trims, soundfile encodes (OGG, MP3 or WAV)."""
+"""An arrangement to audio: FluidSynth synthesises in process each distinct span of the song once
+(``bgm.segments``), numpy levels and trims, soundfile encodes (OGG, MP3 or WAV)."""
 
 from __future__ import annotations
 
 import importlib.util
 import os
-import shutil
-import subprocess
-import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from pathlib import Path
 
-import mido
 import numpy as np
 import soundfile as sf
 
-from bgm.midi import midi_seconds
+from bgm import midi, opus, segments, synth
+from bgm.arrangement import Arrangement
+from bgm.form import Section
+from bgm.segments import Plan, Span, notes_in
+from bgm.tokens import STEP_QUARTERS
 
-RATE = 44100
+RATE = opus.RATE  # 48 kHz: what Opus codes; MP3 and WAV are written at it too
 MAX_BYTES = 10 * 1024 * 1024  # the default cap on a song's files: what a chat upload takes without extras
 TARGET_DBFS = -16.0  # loudness every mood is brought to, so a calm song is not half as loud as an epic one
 PEAK_DBFS = -1.0  # headroom for the encoder's overshoot
 LEVEL_TOLERANCE_DB = 0.2  # closer than this to the target is left alone (a pass costs a second on a song)
 TAIL_FRACTION, TAIL_MAX_S = 0.01, 1.0  # reverb kept after the last note: at most 1% of the song
 FADE_S = 0.05  # a click-free cut
+LOUDNESS_BLOCK_S = 0.4  # EBU R128's block
+DC_BLOCK_S, DC_SMOOTHING_S = 0.01, 0.05  # see remove_dc
 BLOCK_FRAMES = 65536  # libsndfile 1.2.2's Vorbis writer segfaults on minutes of audio in one call
 SYSTEM_SOUNDFONTS = (
     Path("/usr/share/sounds/sf2/FluidR3_GM.sf2"),  # Debian's fluid-soundfont-gm
     Path("/usr/share/sounds/sf2/default-GM.sf2"),
 )
-# Encodings from best to smallest, tried in turn until one fits: (rate, channels, compression level).
-# (LAME refuses compression level 1.0, so the smallest is 0.99.)
+# Encodings from best to smallest, tried in turn until one fits. Opus: (channels, bits per second),
+# always at 48 kHz; 128 kbit/s stereo is past where listeners tell Opus from its source. libsndfile:
+# (rate, channels, compression level); LAME refuses compression level 1.0, so the smallest is 0.99.
+OPUS_TRIES = ((2, 128_000), (2, 96_000), (1, 64_000), (1, 32_000))
 LOSSY_TRIES = ((RATE, 2, None), (RATE, 2, 0.8), (RATE // 2, 1, 0.9), (RATE // 2, 1, 0.99))
 PCM_TRIES = ((RATE, 2, None), (RATE // 2, 2, None), (RATE // 2, 1, None), (RATE // 4, 1, None))
-ENCODINGS = {  # format name: (libsndfile format, subtype, tries)
+ENCODINGS = {  # format name: (libsndfile format, subtype, tries); ogg is Opus when libopus is here
     "ogg": ("OGG", "VORBIS", LOSSY_TRIES),
     "mp3": ("MP3", "MPEG_LAYER_III", LOSSY_TRIES),
     "wav": ("WAV", "PCM_16", PCM_TRIES),
@@ -75,87 +82,111 @@ def find_soundfont(explicit: str | Path | None = None) -> Path:
     )
 
 
-def synthesize(midi_path: str | Path, wav_path: str | Path, soundfont: str | Path) -> Path:
-    """Render ``midi_path`` to a 32-bit float WAV (float, so loud mixes cannot clip before levelling)."""
-    _wait_for(_start_fluidsynth(midi_path, wav_path, soundfont), wav_path)
-    return Path(wav_path)
+Job = tuple[Span, tuple[int, ...]]  # a span to synthesise, with the tracks (by index) it plays
 
 
-def _start_fluidsynth(midi_path: str | Path, wav_path: str | Path, soundfont: str | Path) -> subprocess.Popen:
-    binary = shutil.which("fluidsynth")
-    if binary is None:
-        raise FileNotFoundError("the fluidsynth program is not installed (apt install fluidsynth)")
-    command = [binary, "-ni", "-q", "-F", str(wav_path), "-T", "wav", "-O", "float", "-r", str(RATE)]
-    command += ["-g", "0.5", str(soundfont), str(midi_path)]
-    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-
-
-def _wait_for(process: subprocess.Popen, wav_path: str | Path) -> None:
-    try:
-        _, stderr = process.communicate(timeout=600)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.communicate()
-        raise RuntimeError("fluidsynth took more than 10 minutes") from None
-    if process.returncode != 0 or not Path(wav_path).is_file():
-        raise RuntimeError(f"fluidsynth failed ({process.returncode}): {stderr.strip()[-500:]}")
-
-
-def track_groups(midi: mido.MidiFile, count: int) -> list[list[int]]:
-    """The note tracks of a type-1 MIDI dealt into at most ``count`` groups of similar note counts."""
-    notes = {
-        i: sum(1 for m in track if m.type == "note_on" and m.velocity)
-        for i, track in enumerate(midi.tracks)
-        if i > 0
-    }
-    groups: list[list[int]] = [[] for _ in range(max(1, min(count, sum(1 for n in notes.values() if n))))]
-    loads = [0] * len(groups)
-    for i in sorted(notes, key=lambda i: -notes[i]):
-        lightest = loads.index(min(loads))
-        groups[lightest].append(i)
-        loads[lightest] += notes[i]
-    return [sorted(g) for g in groups if g]
-
-
-def synthesize_parallel(
-    midi_path: str | Path, soundfont: str | Path, workdir: Path
-) -> tuple[np.ndarray, int]:
-    """The song as float audio, its tracks rendered by up to one FluidSynth per core and summed.
-
-    Synthesis, reverb and chorus are linear, so the sum of the groups' renders is the song's render;
-    each FluidSynth is single-threaded, so the groups run side by side.
-    """
-    midi = mido.MidiFile(midi_path)
-    groups = track_groups(midi, os.cpu_count() or 1) if midi.type == 1 else []
-    if len(groups) < 2:
-        audio, rate = sf.read(
-            synthesize(midi_path, workdir / "render.wav", soundfont), dtype="float32", always_2d=True
-        )
-        return audio, rate
+def _jobs(arrangement: Arrangement, renders: tuple[Span, ...], workers: int) -> list[Job]:
+    """Each distinct span, its tracks dealt into groups of similar note counts when there are fewer
+    spans than workers (a short song is one span): synthesis is linear, so the groups sum to it."""
+    groups = max(1, workers // max(1, len(renders)))
     jobs = []
-    for k, group in enumerate(groups):
-        part = mido.MidiFile(type=1, ticks_per_beat=midi.ticks_per_beat)
-        part.tracks = [midi.tracks[0], *(midi.tracks[i] for i in group)]  # track 0: the tempo map
-        part.save(workdir / f"part{k}.mid")
-        wav = workdir / f"part{k}.wav"
-        jobs.append((_start_fluidsynth(workdir / f"part{k}.mid", wav, soundfont), wav))
-    try:
-        for process, wav in jobs:
-            _wait_for(process, wav)
-    finally:
-        for process, _ in jobs:
-            if process.poll() is None:
-                process.kill()
-                process.wait()
-    renders = [sf.read(wav, dtype="float32", always_2d=True) for _, wav in jobs]
-    mix = np.zeros((max(len(a) for a, _ in renders), renders[0][0].shape[1]), dtype=np.float32)
-    for audio, _ in renders:
-        mix[: len(audio)] += audio
-    return mix, renders[0][1]
+    for span in renders:
+        notes = {i: len(notes_in(t, span)) for i, t in enumerate(arrangement.tracks)}
+        dealt: list[list[int]] = [[] for _ in range(max(1, min(groups, sum(1 for n in notes.values() if n))))]
+        loads = [0] * len(dealt)
+        for i in sorted(notes, key=lambda i: -notes[i]):
+            lightest = loads.index(min(loads))
+            dealt[lightest].append(i)
+            loads[lightest] += notes[i]
+        jobs += [(span, tuple(sorted(group))) for group in dealt if group]
+    return sorted(jobs, key=lambda job: -job[0].steps)  # longest first: the threads finish together
+
+
+def synthesize(
+    arrangement: Arrangement,
+    plan: Plan,
+    soundfont: str | Path,
+    rate: int = RATE,
+    *,
+    workers: int | None = None,
+    effects: bool = True,
+) -> np.ndarray:
+    """The song as stereo float audio, tails and all: each of ``plan``'s distinct spans synthesised
+    once (on up to one thread per core) and added in at every place it plays. ``effects``: reverb
+    and chorus (off: dry)."""
+    frames_per_step = rate * STEP_QUARTERS * 60.0 / arrangement.tempo
+
+    def frame(step: int) -> int:
+        return round(step * frames_per_step)
+
+    tracks, channels_ = arrangement.tracks, midi.channels(arrangement)
+
+    def run(job: Job) -> np.ndarray:
+        span, indices = job
+        origin = frame(span.start)
+        events = [
+            event
+            for i in indices
+            for n in notes_in(tracks[i], span)
+            for event in (
+                synth.Event(frame(n.start) - origin, n.velocity, channels_[i], n.pitch),
+                synth.Event(frame(n.end) - origin, 0, channels_[i], n.pitch),
+            )
+        ]
+        programs = {channels_[i]: tracks[i].program for i in indices}
+        with synth.borrowed(soundfont, rate, effects=effects) as synthesizer:
+            return synthesizer.render(programs, events, frame(span.end) - origin)
+
+    workers = workers or os.cpu_count() or 1
+    jobs = _jobs(arrangement, plan.renders, workers)
+    with ThreadPoolExecutor(min(workers, len(jobs)) or 1) as pool:
+        rendered = list(pool.map(run, jobs))
+    parts: list[list[np.ndarray]] = [[] for _ in plan.renders]  # a span's renders: one per track group
+    index = {span: i for i, span in enumerate(plan.renders)}
+    for (span, _), part in zip(jobs, rendered, strict=True):
+        parts[index[span]].append(part)
+    frames = max([frame(arrangement.steps)] + [frame(at) + max(map(len, parts[i])) for i, at in plan.places])
+    song = np.zeros((frames, 2), dtype=np.float32)
+    for i, at in plan.places:
+        for part in parts[i]:
+            song[frame(at) : frame(at) + len(part)] += part
+    return song
+
+
+def remove_dc(audio: np.ndarray, rate: int) -> np.ndarray:
+    """``audio`` less its offset and its drift below a few hertz, in place.
+
+    FluidR3's pads carry a large DC offset (a third of a calm song's power, measured): it would count
+    as loudness, take headroom from the limiter, and be thrown away by the Opus encoder, leaving the
+    file quieter than its target. The offset is followed per 10 ms block, smoothed by a two-sided
+    exponential (0.2 dB off at 20 Hz, nothing audible touched) and taken off.
+    """
+    block = max(1, round(DC_BLOCK_S * rate))
+    count = len(audio) // block
+    if count < 2:
+        audio -= audio.mean(axis=0, dtype=np.float64).astype(audio.dtype)
+        return audio
+    # reduceat sums each block's frames in one pass (ten times faster than a mean over a reshape)
+    means = np.add.reduceat(audio[: count * block], np.arange(0, count * block, block), axis=0) / block
+    reach = round(5 * DC_SMOOTHING_S / DC_BLOCK_S)
+    kernel = np.exp(-np.abs(np.arange(-reach, reach + 1)) * DC_BLOCK_S / DC_SMOOTHING_S)
+    padded = np.pad(means, ((reach + 1, reach + 1), (0, 0)), mode="edge")
+    smooth = np.stack(
+        [np.convolve(padded[:, c], kernel / kernel.sum(), mode="valid") for c in range(audio.shape[1])], 1
+    )  # one value per block, and one more on each side
+    # The offset at each block's edges, then a straight line across the block between them.
+    edges = ((smooth[:-1] + smooth[1:]) / 2).astype(audio.dtype)
+    ramp = (np.arange(block, dtype=audio.dtype) / block)[None, :, None]
+    line = np.multiply((edges[1:] - edges[:-1])[:, None, :], ramp)
+    line += edges[:-1, None, :]
+    blocks = audio[: count * block].reshape(count, block, -1)
+    blocks -= line
+    audio[count * block :] -= edges[-1]
+    return audio
 
 
 def fit_length(audio: np.ndarray, rate: int, seconds: float) -> np.ndarray:
-    """``audio`` cut (or padded) to ``seconds`` plus a short reverb tail, faded out at the end."""
+    """``audio`` cut (or padded) to ``seconds`` plus a short reverb tail, faded out at the end (a copy)."""
     tail = min(TAIL_FRACTION * seconds, TAIL_MAX_S)
     frames = max(round((seconds + tail) * rate), rate // 10)  # encoders want at least a little audio
     fitted = np.zeros((frames, audio.shape[1]), dtype=np.float32)
@@ -165,15 +196,16 @@ def fit_length(audio: np.ndarray, rate: int, seconds: float) -> np.ndarray:
     return fitted
 
 
-def loudness_dbfs(audio: np.ndarray, rate: int) -> float:
-    """RMS level in dBFS over 400 ms blocks, gated like EBU R128 so silences and fades do not count."""
-    block = max(1, int(0.4 * rate))
+def _powers(audio: np.ndarray, block: int) -> np.ndarray:
+    """Mean power of each whole ``block`` of frames (float64), both channels together."""
     count = len(audio) // block
-    if count == 0:
-        return -np.inf
     frames = audio[: count * block]
     squares = np.einsum("ij,ij->i", frames, frames)  # per frame, without a float64 copy of the song
-    power = squares.reshape(count, block).mean(axis=1, dtype=np.float64) / audio.shape[1]
+    return squares.reshape(count, block).mean(axis=1, dtype=np.float64) / audio.shape[1]
+
+
+def _gated(power: np.ndarray) -> float:
+    """The level of 400 ms block powers, gated like EBU R128 so silences and fades do not count."""
     power = power[power > 10 ** (-70 / 10)]  # absolute gate
     if power.size == 0:
         return -np.inf
@@ -181,17 +213,28 @@ def loudness_dbfs(audio: np.ndarray, rate: int) -> float:
     return float(10 * np.log10(power.mean()))
 
 
-def limit(audio: np.ndarray, rate: int, ceiling_dbfs: float = PEAK_DBFS) -> np.ndarray:
-    """Peaks held under the ceiling by a gain that dips 10 ms before a peak and holds 100 ms after it."""
-    ceiling = 10 ** (ceiling_dbfs / 20)
-    block = max(1, rate // 200)  # 5 ms
-    magnitude = np.abs(audio)
+def loudness_dbfs(audio: np.ndarray, rate: int) -> float:
+    """RMS level in dBFS over 400 ms blocks, gated like EBU R128 so silences and fades do not count."""
+    return _gated(_powers(audio, max(1, int(LOUDNESS_BLOCK_S * rate))))
+
+
+def _peaks(audio: np.ndarray, block: int) -> np.ndarray:
+    """The largest magnitude in each ``block`` of frames (the last block may be short)."""
     whole = len(audio) // block * block
-    peaks = magnitude[:whole].reshape(-1, block * audio.shape[1]).max(axis=1)
+    view = audio[:whole].reshape(-1, block * audio.shape[1])
+    peaks = np.maximum(view.max(axis=1, initial=0.0), -view.min(axis=1, initial=0.0))
     if whole < len(audio):
-        peaks = np.append(peaks, magnitude[whole:].max())
+        peaks = np.append(peaks, np.abs(audio[whole:]).max())
+    return peaks
+
+
+def _limit_in_place(audio: np.ndarray, rate: int, ceiling: float) -> list[tuple[int, int]]:
+    """Peaks held under ``ceiling`` by a gain that dips 10 ms before a peak and holds 100 ms after it;
+    only the stretches around peaks are touched. Returns them as frame ranges."""
+    block = max(1, rate // 200)  # 5 ms
+    peaks = _peaks(audio, block)
     if peaks.max() <= ceiling:
-        return audio  # nothing to limit
+        return []  # nothing to limit
     count = len(peaks)
     gains = np.minimum(1.0, ceiling / np.maximum(peaks, 1e-12))
     # Each dip reaches 2 blocks back and 20 forward; neighbours share it, so interpolation cannot overshoot.
@@ -200,22 +243,59 @@ def limit(audio: np.ndarray, rate: int, ceiling_dbfs: float = PEAK_DBFS) -> np.n
         smoothed[shift:] = np.minimum(smoothed[shift:], gains[:-shift])
     for shift in range(1, 3):
         smoothed[:-shift] = np.minimum(smoothed[:-shift], gains[shift:])
+    # The envelope between two block centres ramps from one's gain to the other's: a block next to a
+    # dipped one is touched too. Elsewhere it is 1 and the samples are under the ceiling already.
+    dipped = smoothed < 1.0
+    touched = dipped.copy()
+    touched[1:] |= dipped[:-1]
+    touched[:-1] |= dipped[1:]
+    edges = np.flatnonzero(np.diff(np.concatenate([[False], touched, [False]]).astype(np.int8)))
     centres = np.arange(count) * block + block / 2
-    envelope = np.interp(np.arange(len(audio)), centres, smoothed).astype(audio.dtype)
-    limited = audio * envelope[:, None]
-    return np.clip(limited, -ceiling, ceiling, out=limited)
+    ranges = []
+    for first, stop in zip(edges[::2], edges[1::2], strict=True):
+        lo, hi = first * block, min(len(audio), stop * block)
+        envelope = np.interp(np.arange(lo, hi), centres, smoothed).astype(audio.dtype)
+        stretch = audio[lo:hi]
+        stretch *= envelope[:, None]
+        np.clip(stretch, -ceiling, ceiling, out=stretch)
+        ranges.append((lo, hi))
+    return ranges
+
+
+def limit(audio: np.ndarray, rate: int, ceiling_dbfs: float = PEAK_DBFS) -> np.ndarray:
+    """Peaks held under the ceiling by a gain that dips 10 ms before a peak and holds 100 ms after it."""
+    limited = audio.copy()
+    _limit_in_place(limited, rate, 10 ** (ceiling_dbfs / 20))
+    return limited
+
+
+def level_in_place(audio: np.ndarray, rate: int, target_dbfs: float = TARGET_DBFS) -> np.ndarray:
+    """``audio`` brought to ``target_dbfs`` with its peaks limited, in place; a second pass makes up
+    what the limiter took. Passes that would change nothing audible are skipped, and the loudness of
+    400 ms blocks is measured again only where the limiter worked."""
+    ceiling = 10 ** (PEAK_DBFS / 20)
+    block = max(1, int(LOUDNESS_BLOCK_S * rate))
+    powers = _powers(audio, block)
+    peak = float(max(audio.max(initial=0.0), -audio.min(initial=0.0)))
+    for _ in range(2):
+        level = _gated(powers)
+        if not np.isfinite(level):
+            return audio
+        if abs(level - target_dbfs) < LEVEL_TOLERANCE_DB and peak <= ceiling:
+            return audio  # already there: the pass would change nothing audible
+        gain = 10 ** ((target_dbfs - level) / 20)
+        audio *= np.float32(gain)
+        powers *= gain**2
+        peak = min(peak * gain, ceiling)
+        for lo, hi in _limit_in_place(audio, rate, ceiling):
+            first, stop = lo // block, min(len(powers), -(-hi // block))
+            powers[first:stop] = _powers(audio[first * block : stop * block], block)
+    return audio
 
 
 def normalize(audio: np.ndarray, rate: int, target_dbfs: float = TARGET_DBFS) -> np.ndarray:
-    """``audio`` at ``target_dbfs``, peaks limited; a second pass makes up what the limiter took."""
-    for _ in range(2):
-        level = loudness_dbfs(audio, rate)
-        if not np.isfinite(level):
-            return audio
-        if abs(level - target_dbfs) < LEVEL_TOLERANCE_DB and np.abs(audio).max() <= 10 ** (PEAK_DBFS / 20):
-            return audio  # already there: the pass would change nothing audible
-        audio = limit(audio * np.float32(10 ** ((target_dbfs - level) / 20)), rate)
-    return audio
+    """A copy of ``audio`` at ``target_dbfs``, peaks limited (see ``level_in_place``)."""
+    return level_in_place(audio.astype(np.float32, copy=True), rate, target_dbfs)
 
 
 def resample(audio: np.ndarray, factor: int) -> np.ndarray:
@@ -238,10 +318,20 @@ def _encoding(fmt: str) -> tuple[str, str, tuple]:
 
 
 def encode(audio: np.ndarray, rate: int, out_path: str | Path, fmt: str, max_bytes: int = MAX_BYTES) -> Path:
-    """Write ``audio`` as ``fmt``, stepping down in quality until the file fits ``max_bytes``."""
+    """Write ``audio`` as ``fmt``, stepping down in quality until the file fits ``max_bytes``.
+    ``ogg`` is Opus (libopus, on every core) when the audio is at 48 kHz and libopus is installed,
+    else Vorbis through libsndfile."""
     container, subtype, tries = _encoding(fmt)
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
+    if fmt == "ogg" and rate == opus.RATE and opus.available():
+        for channels, bitrate in OPUS_TRIES:
+            data = audio if channels == audio.shape[1] else audio.mean(axis=1, keepdims=True)
+            size = opus.write(data, out_path, bitrate).stat().st_size
+            if size <= max_bytes:
+                return out_path
+        out_path.unlink()
+        raise AudioTooLargeError(size, max_bytes, fmt)
     for try_rate, channels, level in tries:
         data = resample(audio, rate // try_rate)
         if channels == 1:
@@ -258,17 +348,32 @@ def encode(audio: np.ndarray, rate: int, out_path: str | Path, fmt: str, max_byt
     raise AudioTooLargeError(size, max_bytes, fmt)
 
 
+def warm_up(soundfont: str | Path, workers: int | None = None) -> None:
+    """A synthesiser per core made now, with ``soundfont`` loaded, kept for the first song."""
+    try:
+        synth.library()
+    except OSError as error:
+        raise RuntimeError(f"libfluidsynth is not installed: {error}") from None
+    with ExitStack() as stack:
+        for _ in range(workers or os.cpu_count() or 1):
+            stack.enter_context(synth.borrowed(soundfont, RATE))
+
+
 def render(
-    midi_path: str | Path,
+    arrangement: Arrangement,
+    sections: list[Section],
     out_path: str | Path,
     fmt: str = "ogg",
     soundfont: str | Path | None = None,
     max_bytes: int = MAX_BYTES,
 ) -> Path:
-    """``midi_path`` as ``fmt`` audio at a common loudness, as long as the MIDI plus a short tail."""
+    """``arrangement`` as ``fmt`` audio at a common loudness, as long as the song plus a short tail."""
     _encoding(fmt)  # fail before the slow part
     font = find_soundfont(soundfont)
-    with tempfile.TemporaryDirectory(prefix="bgm-render-") as tmp:
-        audio, rate = synthesize_parallel(midi_path, font, Path(tmp))
-    audio = normalize(fit_length(audio, rate, midi_seconds(midi_path)), rate)
-    return encode(audio, rate, out_path, fmt, max_bytes)
+    try:
+        synth.library()
+    except OSError as error:
+        raise FileNotFoundError(f"libfluidsynth is not installed (apt install fluidsynth): {error}") from None
+    audio = remove_dc(synthesize(arrangement, segments.plan(arrangement, sections), font, RATE), RATE)
+    audio = level_in_place(fit_length(audio, RATE, arrangement.seconds), RATE)
+    return encode(audio, RATE, out_path, fmt, max_bytes)

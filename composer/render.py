@@ -1,8 +1,9 @@
 """Rendering, in a worker process: a composition's tokens to a MIDI file, then audio within a size.
 
-music21 and the audio encoder hold the GIL for long stretches (up to a second measured), which
-stalls the event loop even from a thread; in a separate process they cannot. This module imports
-only ``bgm``, so a spawned worker starts without TensorFlow, gRPC or discord.py.
+The audio is synthesised from the arrangement itself (each distinct span once, see
+``bgm.segments``), not from the MIDI file. Levelling and encoding hold the GIL for long stretches,
+which stalls the event loop even from a thread; in a separate process they cannot. This module
+imports only ``bgm``, so a spawned worker starts without TensorFlow, gRPC or discord.py.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from enum import Enum
 from pathlib import Path
 
 from bgm import audio
-from bgm.arrangement import arrange
+from bgm.arrangement import Arrangement, arrange
 from bgm.form import Section, song_onsets
 from bgm.harmony import Key
 from bgm.midi import write_midi
@@ -38,9 +39,30 @@ class SongFiles:
     no_audio: NoAudio | None = None  # why ``audio`` is None, when it is
 
 
-def ready() -> bool:
-    """A no-op that makes a fresh worker import this module (and music21) before the first song."""
+def ready(soundfont: Path | None = None) -> bool:
+    """Makes a fresh worker import this module, and start its synthesisers on ``soundfont`` (else the
+    default one), before the first song."""
+    try:
+        audio.warm_up(audio.find_soundfont(soundfont))
+    except (FileNotFoundError, RuntimeError) as error:  # the first song will say so
+        log.debug("no synthesiser warmed up: %s", error)
     return True
+
+
+def _midi(
+    tokens: list[str],
+    sections: list[Section],
+    mood: str,
+    out_dir: Path,
+    stem: str,
+    tempo: int | None,
+    key: str,
+) -> tuple[Arrangement, SongFiles]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    known = Key.from_name(key) if key else None
+    arrangement = arrange(song_onsets(tokens, sections), len(tokens), mood, sections, tempo, known)
+    midi = write_midi(arrangement, out_dir / f"{stem}.mid")
+    return arrangement, SongFiles(midi, None, arrangement.seconds, arrangement.key.name, arrangement.tempo)
 
 
 def render_midi(
@@ -54,11 +76,7 @@ def render_midi(
     key: str = "",
 ) -> SongFiles:
     """Arrange ``tokens`` for ``mood`` (in ``key``, e.g. "D minor", when known) and write ``<stem>.mid``."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    known = Key.from_name(key) if key else None
-    arrangement = arrange(song_onsets(tokens, sections), len(tokens), mood, sections, tempo, known)
-    midi = write_midi(arrangement, out_dir / f"{stem}.mid")
-    return SongFiles(midi, None, arrangement.seconds, arrangement.key.name, arrangement.tempo)
+    return _midi(tokens, sections, mood, out_dir, stem, tempo, key)[1]
 
 
 def render_files(
@@ -75,12 +93,12 @@ def render_files(
     key: str = "",
 ) -> SongFiles:
     """The MIDI, then audio small enough that both fit in ``max_bytes`` (``bgm.audio`` steps down)."""
-    files = render_midi(tokens, sections, mood, out_dir, stem, tempo=tempo, key=key)
+    arrangement, files = _midi(tokens, sections, mood, out_dir, stem, tempo, key)
     room = max_bytes - files.midi.stat().st_size
     if room <= 0:
         return replace(files, no_audio=NoAudio.TOO_LARGE)
     try:
-        path = audio.render(files.midi, files.midi.with_suffix(f".{fmt}"), fmt, soundfont, room)
+        path = audio.render(arrangement, sections, files.midi.with_suffix(f".{fmt}"), fmt, soundfont, room)
     except audio.AudioTooLargeError:
         return replace(files, no_audio=NoAudio.TOO_LARGE)
     except (FileNotFoundError, RuntimeError) as error:  # no fluidsynth or SoundFont: the MIDI still stands

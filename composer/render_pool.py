@@ -22,9 +22,10 @@ class RenderPool:
     """``run(job)`` in a worker process; ``close()`` when done.
 
     Workers are spawned, not forked: a fork of a process running gRPC and TensorFlow threads is not
-    safe. All of them start at once (each imports music21): a pool that spawns on demand would fork
-    from the event loop in the middle of a song (~100 ms). A worker killed (the OOM killer) breaks a
-    pool for good, so the first job to find it broken starts a new one and every job is run again.
+    safe. All of them start at once (each imports numpy and soundfile and starts its synthesisers): a
+    pool that spawns on demand would fork from the event loop in the middle of a song (~100 ms). A
+    worker killed (the OOM killer) breaks a pool for good, so the first job to find it broken starts
+    a new one and every job is run again.
     """
 
     def __init__(self, workers: int, niceness: int = NICENESS) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from bgm.audio import MAX_BYTES
 from composer.composer import Composer, ComposeRequest, Composition, Progress
-from composer.render import SongFiles, render_files
+from composer.render import SongFiles, ready, render_files
 from composer.render_pool import RenderPool
 from composer.stages import Stage
 
@@ -40,7 +40,12 @@ async def make_song(
     progress: Progress | None = None,
     renderer: RenderPool | None = None,
 ) -> Song:
+    loop = asyncio.get_running_loop()
+    # Synthesisers start on a thread while the song is composed (a render pool's workers have theirs).
+    warming = loop.run_in_executor(None, ready, soundfont) if renderer is None else None
     composition = await composer.compose(request, progress)
+    if warming is not None:
+        await warming
     if progress:
         progress(Stage.RENDERING)
     seeded = composition.request
@@ -60,5 +65,5 @@ async def make_song(
     if renderer is not None:
         files = await renderer.run(render)
     else:
-        files = await asyncio.get_running_loop().run_in_executor(None, render)
+        files = await loop.run_in_executor(None, render)
     return Song(composition, files)

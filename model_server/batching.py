@@ -6,6 +6,12 @@ Serving's shared batch scheduler: a queue per (version, signature, input layout)
 full or ``batch_timeout_micros`` after it opened; ``num_batch_threads`` threads run the TF calls; a
 request that finds ``max_enqueued_batches`` batches waiting is refused at once (UNAVAILABLE, TF's code
 and message). Signatures whose outputs have no batch dim (constants) run one request per call.
+
+One departure, on by default (``run_when_idle``): a request that finds nothing else in the server
+runs at once on its own thread, and a batch closes when every request in the server is in it.
+Nothing running could then come back to join it, so waiting out the timeout (and handing the call
+to a batch thread) would only delay it: a song composed alone pays no batching wait on each of its
+hundreds of Predicts, while requests that arrive while others run still wait for them and merge.
 """
 
 from __future__ import annotations
@@ -44,8 +50,12 @@ class _Batch:
 class Batcher:
     """Merges concurrent calls and runs them on its own threads."""
 
-    def __init__(self, params: BatchingParameters) -> None:
+    def __init__(self, params: BatchingParameters, *, run_when_idle: bool = True) -> None:
+        """``run_when_idle``: close a batch that holds every request in the server (see above);
+        False schedules exactly as TF Serving does."""
         self.params = params
+        self.run_when_idle = run_when_idle
+        self._in_flight = 0  # requests taken in and not yet answered, running or waiting
         self._cv = threading.Condition()
         self._queues: dict[tuple, deque[_Batch]] = {}
         self._solo = itertools.count()
@@ -71,12 +81,29 @@ class Batcher:
                 grpc.StatusCode.INVALID_ARGUMENT,
                 f"Task size {size} is larger than maximum input batch size {self.params.max_batch_size}",
             )
+        with self._cv:
+            alone = self.run_when_idle and not self._closing and self._in_flight == 0
+            self._in_flight += alone
+        if alone:
+            return self._run_alone(servable, signature, inputs)
         task = _Task(inputs, size)
         self._enqueue(key, servable, signature, task, solo=key[0] == "solo")
         task.done.wait()
         if task.error is not None:
             raise from_exception(task.error)
         return task.outputs
+
+    def _run_alone(self, servable, signature, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """The only request in the server runs on its own thread: no batch thread to wake and wait for.
+        Requests that come meanwhile queue and wait for it, as for a running batch."""
+        try:
+            return servable.run(signature, inputs)
+        except Exception as error:
+            raise from_exception(error) from None
+        finally:
+            with self._cv:
+                self._in_flight -= 1
+                self._close_if_idle()
 
     def pending(self) -> int:
         """Requests waiting in queues (not yet taken by a batch thread)."""
@@ -109,7 +136,19 @@ class Batcher:
             batch.tasks.append(task)
             batch.size += task.size
             batch.closed = batch.closed or solo or batch.size >= self.params.max_batch_size
+            self._in_flight += 1
+            self._close_if_idle()
             self._cv.notify()
+
+    def _close_if_idle(self) -> None:
+        """When nothing runs, every request in the server is waiting in a batch: close them (lock held)."""
+        if not self.run_when_idle:
+            return
+        waiting = [batch for queue in self._queues.values() for batch in queue]
+        if sum(len(batch.tasks) for batch in waiting) == self._in_flight:
+            for batch in waiting:
+                batch.closed = True
+            self._cv.notify_all()
 
     def _next_batch(self) -> _Batch | None:
         """The oldest batch that may run now; waits for one. None when closing and nothing is left."""
@@ -145,6 +184,9 @@ class Batcher:
                     task.error = error
             for task in batch.tasks:
                 task.done.set()
+            with self._cv:
+                self._in_flight -= len(batch.tasks)
+                self._close_if_idle()
 
     def _execute(self, batch: _Batch) -> None:
         run = batch.servable.run

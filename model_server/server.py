@@ -59,15 +59,22 @@ class EmbeddedServer:
         model_config_file: str | Path | None = None,
         config_poll_seconds: float = 0.0,
         rest_port: int | None = None,
+        run_when_idle: bool = True,
+        tensor_content: bool = True,
     ) -> None:
         """``batching_config``: a TF Serving batching parameters file, parsed parameters, or None (off).
         ``model_config_file``: TF Serving's --model_config_file (labels and version policy), re-read every
-        ``config_poll_seconds`` (0: read once). ``rest_port``: serve the REST API too (0: any free port)."""
+        ``config_poll_seconds`` (0: read once). ``rest_port``: serve the REST API too (0: any free port).
+        ``run_when_idle``: a batch holding every request in the server runs without waiting out its
+        timeout (``model_server.batching``); False schedules exactly as TF Serving does.
+        ``tensor_content``: numeric outputs as raw bytes (TF Serving's AS_PROTO_CONTENT), else in the
+        typed ``*_val`` fields (its default, AS_PROTO_FIELD); clients read both."""
         self.models_root = Path(models_root)
         self.host, self.port = host, port
         self.poll_seconds = poll_seconds
         self.max_workers = max_workers
         self.batching = _batching(batching_config)
+        self.run_when_idle, self.tensor_content = run_when_idle, tensor_content
         self.health = health.HealthServicer()
         self.repository = Repository(
             self.models_root,
@@ -91,12 +98,14 @@ class EmbeddedServer:
             raise RuntimeError("the server is already started")
         self._set_health(False)
         self.repository.poll_once()
-        self.batcher = Batcher(self.batching) if self.batching is not None else None
+        self.batcher = (
+            Batcher(self.batching, run_when_idle=self.run_when_idle) if self.batching is not None else None
+        )
         server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=self.max_workers, thread_name_prefix="grpc"),
             options=_OPTIONS,
         )
-        prediction = PredictionServicer(self.repository, self.batcher)
+        prediction = PredictionServicer(self.repository, self.batcher, tensor_content=self.tensor_content)
         models = ModelServicer(self.repository)
         prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(prediction, server)
         model_service_pb2_grpc.add_ModelServiceServicer_to_server(models, server)
@@ -178,8 +187,10 @@ def serve(
     model_config_file: str | Path | None = None,
     config_poll_seconds: float = 0.0,
     rest_port: int | None = None,
+    **options,
 ) -> None:
-    """Serve until SIGTERM or SIGINT (or ``stop_event``, for callers off the main thread), then drain."""
+    """Serve until SIGTERM or SIGINT (or ``stop_event``, for callers off the main thread), then drain.
+    ``options``: ``run_when_idle`` and ``tensor_content``, as ``EmbeddedServer`` takes them."""
     stop = stop_event or threading.Event()
     previous = {}
     if threading.current_thread() is threading.main_thread():
@@ -194,6 +205,7 @@ def serve(
         model_config_file=model_config_file,
         config_poll_seconds=config_poll_seconds,
         rest_port=rest_port,
+        **options,
     )
     try:
         server.start()

@@ -106,9 +106,16 @@ def _abort(context: grpc.ServicerContext, error: BaseException):
 class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
     """Predict and GetModelMetadata; Classify, Regress and MultiInference stay UNIMPLEMENTED."""
 
-    def __init__(self, repository: Repository, batcher: Batcher | None) -> None:
+    def __init__(
+        self, repository: Repository, batcher: Batcher | None, *, tensor_content: bool = True
+    ) -> None:
+        """``tensor_content``: numeric outputs as raw bytes, as TF Serving does with its servables'
+        ``predict_response_tensor_serialization_option: AS_PROTO_CONTENT``: a [3, 3463] float reply
+        is one copy instead of 10,389 varint-framed floats to write and read back; False writes the
+        typed ``*_val`` fields, TF Serving's default (``AS_PROTO_FIELD``)."""
         self._repository = repository
         self._batcher = batcher
+        self._tensor_content = tensor_content
 
     def Predict(self, request: predict_pb2.PredictRequest, context: grpc.ServicerContext):  # noqa: N802
         try:
@@ -136,7 +143,9 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
             response.model_spec.signature_name = name
             for alias in aliases:
                 response.outputs[alias].CopyFrom(
-                    to_tensor_proto(outputs[alias], signature.output_dtypes[alias])
+                    to_tensor_proto(
+                        outputs[alias], signature.output_dtypes[alias], content=self._tensor_content
+                    )
                 )
             return response
         finally:

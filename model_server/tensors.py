@@ -1,9 +1,11 @@
 """TensorProto <-> numpy, written the way TF Serving writes Predict outputs.
 
-TF Serving serialises outputs with ``Tensor::AsProtoField``: every value in the typed repeated field
-of its dtype (``float_val``, ``int_val``...), never ``tensor_content`` (that is what
-``tf.make_tensor_proto`` produces, so it cannot be used here), and always with ``tensor_shape`` set,
-even for a scalar (present, with no dims).
+TF Serving serialises outputs with ``Tensor::AsProtoField`` by default: every value in the typed
+repeated field of its dtype (``float_val``, ``int_val``...); a servable configured with
+``AS_PROTO_CONTENT`` uses ``Tensor::AsProtoTensorContent`` instead: the values' raw little-endian
+bytes in ``tensor_content`` (predict_util.cc, PredictResponseTensorSerializationOption). Strings stay
+in ``string_val`` either way here. ``tensor_shape`` is always set, even for a scalar (present, with
+no dims).
 """
 
 from __future__ import annotations
@@ -33,6 +35,10 @@ _FIELD = {
 }
 
 
+def _little_endian(dtype: tf.DType) -> np.dtype:
+    return np.dtype(dtype.as_numpy_dtype).newbyteorder("<")
+
+
 def to_ndarray(proto: tensor_pb2.TensorProto) -> np.ndarray:
     """The array a request's TensorProto holds (tensor_content or typed fields); raises ValueError if bad."""
     try:
@@ -41,8 +47,9 @@ def to_ndarray(proto: tensor_pb2.TensorProto) -> np.ndarray:
         raise ValueError(str(error)) from error
 
 
-def to_tensor_proto(value: np.ndarray, dtype: tf.DType) -> tensor_pb2.TensorProto:
-    """A TensorProto of ``value`` with its values in the typed ``*_val`` field of ``dtype``."""
+def to_tensor_proto(value: np.ndarray, dtype: tf.DType, *, content: bool = False) -> tensor_pb2.TensorProto:
+    """A TensorProto of ``value``: its values in the typed ``*_val`` field of ``dtype``, or with
+    ``content`` (numbers only) as raw bytes in ``tensor_content``."""
     enum = dtype.as_datatype_enum
     field = _FIELD.get(enum)
     if field is None:
@@ -52,6 +59,9 @@ def to_tensor_proto(value: np.ndarray, dtype: tf.DType) -> tensor_pb2.TensorProt
     proto.tensor_shape.SetInParent()  # a scalar still carries an (empty) shape, as in TF Serving
     for size in array.shape:
         proto.tensor_shape.dim.add(size=size)
+    if content and enum != types_pb2.DT_STRING:
+        proto.tensor_content = array.astype(dtype.as_numpy_dtype).astype(_little_endian(dtype)).tobytes()
+        return proto
     flat = array.reshape(-1)
     if enum == types_pb2.DT_STRING:
         getattr(proto, field).extend(v if isinstance(v, bytes) else str(v).encode() for v in flat)

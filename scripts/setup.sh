@@ -11,6 +11,11 @@ SUDO=""
 
 apt_packages=()
 command -v fluidsynth >/dev/null || apt_packages+=(fluidsynth)
+# bgm synthesises through libfluidsynth (the program's library) and writes Ogg Opus through libopus
+# and libogg, which FluidSynth's libsndfile1 brings; named here so a slimmed image cannot lose them.
+for lib in libfluidsynth.so.3:libfluidsynth3 libopus.so.0:libopus0 libogg.so.0:libogg0; do
+  ldconfig -p 2>/dev/null | grep -q "${lib%%:*}" || apt_packages+=("${lib##*:}")
+done
 [ -f /usr/share/sounds/sf2/FluidR3_GM.sf2 ] || apt_packages+=(fluid-soundfont-gm)
 command -v "$PYTHON" >/dev/null || apt_packages+=(python3.11 python3.11-venv)
 if command -v "$PYTHON" >/dev/null && ! "$PYTHON" -c "import ensurepip, venv" 2>/dev/null; then

@@ -1,11 +1,10 @@
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
 
-from bgm import audio
+from bgm import audio, opus, segments, synth
 from bgm.arrangement import arrange
 from bgm.audio import (
     AudioTooLargeError,
@@ -14,11 +13,14 @@ from bgm.audio import (
     fit_length,
     loudness_dbfs,
     normalize,
+    remove_dc,
     render,
 )
 from bgm.midi import midi_seconds, write_midi
+from bgm.segments import Plan, Span
 from bgm.styles import STYLES
 from bgm.tokens import Onset
+from tests.bgm.song_form import song
 
 RATE = audio.RATE
 MELODY = [Onset(4 * i, (60 + (2 * i) % 12, 64 + (2 * i) % 12), 4) for i in range(16)]
@@ -33,7 +35,7 @@ def _has_soundfont() -> bool:
 
 
 needs_fluidsynth = pytest.mark.skipif(
-    shutil.which("fluidsynth") is None or not _has_soundfont(), reason="needs fluidsynth and a GM SoundFont"
+    not synth.available() or not _has_soundfont(), reason="needs libfluidsynth and a GM SoundFont"
 )
 
 
@@ -43,12 +45,12 @@ def rendered(tmp_path_factory):
     folder = tmp_path_factory.mktemp("audio")
     songs = {}
     for mood in ("calm", "epic"):
-        midi = write_midi(arrange(MELODY, 64, mood, tempo=120), folder / f"{mood}.mid")
-        raw = audio.synthesize(midi, folder / f"{mood}.wav", find_soundfont())
+        arrangement = arrange(MELODY, 64, mood, tempo=120)
+        raw = audio.synthesize(arrangement, segments.plan(arrangement, []), find_soundfont())
         songs[mood] = (
-            midi,
-            render(midi, folder / f"{mood}.ogg", "ogg"),
-            loudness_dbfs(*sf.read(raw, always_2d=True)),
+            write_midi(arrangement, folder / f"{mood}.mid"),
+            render(arrangement, [], folder / f"{mood}.ogg", "ogg"),
+            loudness_dbfs(remove_dc(raw, RATE), RATE),
         )
     return songs
 
@@ -66,11 +68,20 @@ def test_the_audio_lasts_as_long_as_the_midi(rendered):
 
 
 @needs_fluidsynth
-def test_the_audio_is_ogg_vorbis_under_discords_limit(rendered):
+@pytest.mark.skipif(not opus.available(), reason="needs libopus and libogg")
+def test_the_audio_is_ogg_opus_at_48_khz_under_discords_limit(rendered):
     for _, ogg, _ in rendered.values():
         info = sf.info(ogg)
-        assert (info.format, info.subtype) == ("OGG", "VORBIS")
+        assert (info.format, info.subtype, info.samplerate, info.channels) == ("OGG", "OPUS", 48000, 2)
         assert ogg.stat().st_size < 10 * 1024 * 1024
+
+
+@needs_fluidsynth
+def test_the_posted_file_is_at_the_target_loudness(rendered):
+    """Measured on the decoded file: nothing the encoder drops (a DC offset) counted as loudness."""
+    for _, ogg, _ in rendered.values():
+        decoded, rate = sf.read(ogg, dtype="float32", always_2d=True)
+        assert loudness_dbfs(decoded, rate) == pytest.approx(audio.TARGET_DBFS, abs=0.5)
 
 
 @needs_fluidsynth
@@ -146,13 +157,17 @@ def test_audio_that_cannot_fit_is_a_clear_error_after_every_encoding_is_tried(tm
 
 def test_an_unknown_format_is_rejected(tmp_path):
     with pytest.raises(ValueError, match="ogg"):
-        render(tmp_path / "x.mid", tmp_path / "x.flac", "flac")
+        render(arrange(MELODY, 64, "calm"), [], tmp_path / "x.flac", "flac")
 
 
-def test_a_missing_fluidsynth_is_a_clear_error(tmp_path, monkeypatch):
-    monkeypatch.setattr(audio.shutil, "which", lambda name: None)
+@needs_fluidsynth
+def test_a_missing_fluidsynth_library_is_a_clear_error(tmp_path, monkeypatch):
+    def missing():
+        raise OSError("libfluidsynth.so.3: cannot open shared object file")
+
+    monkeypatch.setattr(audio.synth, "library", missing)
     with pytest.raises(FileNotFoundError, match="fluidsynth"):
-        audio.synthesize(tmp_path / "x.mid", tmp_path / "x.wav", tmp_path / "font.sf2")
+        render(arrange(MELODY, 64, "calm"), [], tmp_path / "x.ogg")
 
 
 @pytest.fixture
@@ -202,30 +217,106 @@ def test_no_soundfont_anywhere_says_what_was_tried(no_fonts, tmp_path):
         find_soundfont()
 
 
+def _whole(arrangement) -> Plan:
+    return Plan((Span(0, arrangement.steps),), ((0, 0),))
+
+
+def _rms(x: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(x.astype(np.float64) ** 2)))
+
+
+def _band_levels(x: np.ndarray, hop: int = 2048) -> np.ndarray:
+    """dB in 30 log-spaced bands per 43 ms frame: what is heard, not the waveform's phase."""
+    mono = x.mean(axis=1)
+    frames = len(mono) // hop
+    spectra = np.abs(np.fft.rfft(mono[: frames * hop].reshape(frames, hop) * np.hanning(hop), axis=1))
+    edges = np.unique(np.geomspace(2, hop // 2, 31).astype(int))
+    bands = np.stack([spectra[:, a:b].sum(axis=1) for a, b in zip(edges[:-1], edges[1:], strict=True)], 1)
+    return 20 * np.log10(bands + 1e-9)
+
+
 @needs_fluidsynth
-def test_tracks_rendered_side_by_side_sum_to_the_song_rendered_whole(rendered, tmp_path, monkeypatch):
-    midi = rendered["epic"][0]  # melody, harmony, bass and drums
-    whole, _ = sf.read(audio.synthesize(midi, tmp_path / "whole.wav", find_soundfont()), always_2d=True)
-    monkeypatch.setattr(audio.os, "cpu_count", lambda: 3)
-    mix, rate = audio.synthesize_parallel(midi, find_soundfont(), tmp_path)
-    assert rate == RATE and len(list(tmp_path.glob("part*.wav"))) == 3
-    assert mix.shape == whole.shape
-    # The same audio up to float rounding in the effects (a few samples differ by < 1%).
-    assert np.sqrt(np.mean((mix - whole) ** 2)) < 1e-3 * np.sqrt(np.mean(whole**2))
-    assert np.abs(mix - whole).max() < 0.02 and np.abs(whole).max() > 0.05
+def test_a_chorus_rendered_once_and_placed_three_times_is_the_song_rendered_whole_dry():
+    """Dry (no reverb or chorus, whose modulation makes two renders of one note differ) and at a tempo
+    whose steps fall on FluidSynth's 64-frame blocks: placing the spans reproduces the whole render."""
+    arrangement, sections = song("epic", tempo=90)  # 48000 * 15 / 90 = 8000 frames a step, 125 blocks
+    p = segments.plan(arrangement, sections)
+    assert p.rendered_steps < 0.75 * arrangement.steps
+    font = find_soundfont()
+    placed = audio.synthesize(arrangement, p, font, RATE, effects=False)
+    whole = audio.synthesize(arrangement, _whole(arrangement), font, RATE, effects=False)
+    n = min(len(placed), len(whole))
+    assert abs(len(placed) - len(whole)) < RATE // 10  # only the last tail's cut may differ
+    assert _rms(placed[:n] - whole[:n]) < 10 ** (-40 / 20) * _rms(whole[:n])
+
+
+@needs_fluidsynth
+def test_a_chorus_rendered_once_sounds_as_the_song_rendered_whole():
+    """With reverb and chorus, at the mood's tempo: the same level and the same spectrum over time."""
+    arrangement, sections = song("calm")
+    font = find_soundfont()
+    placed = audio.synthesize(arrangement, segments.plan(arrangement, sections), font, RATE)
+    whole = audio.synthesize(arrangement, _whole(arrangement), font, RATE)
+    n = min(len(placed), len(whole))
+    assert loudness_dbfs(placed[:n], RATE) == pytest.approx(loudness_dbfs(whole[:n], RATE), abs=0.1)
+    heard, reference = _band_levels(placed[:n]), _band_levels(whole[:n])
+    loud = reference > reference.max() - 60
+    assert np.corrcoef(heard[loud], reference[loud])[0, 1] > 0.99
+    assert np.abs(heard - reference)[loud].mean() < 1.0  # dB
+
+
+@needs_fluidsynth
+def test_the_joins_between_placed_spans_do_not_click():
+    """A click is a jump between samples: around each join no larger than the whole render's there."""
+    arrangement, sections = song("happy")
+    font = find_soundfont()
+    p = segments.plan(arrangement, sections)
+    placed = audio.synthesize(arrangement, p, font, RATE)
+    whole = audio.synthesize(arrangement, _whole(arrangement), font, RATE)
+    frames_per_step = RATE * 15 / arrangement.tempo
+    joins = sorted({round(at * frames_per_step) for _, at in p.places} - {0})
+    assert len(joins) >= 5
+    window = RATE // 100
+    for join in joins:
+        jump = np.abs(np.diff(placed[join - window : join + window], axis=0)).max()
+        reference = np.abs(np.diff(whole[join - window : join + window], axis=0)).max()
+        assert jump <= 1.5 * reference + 1e-4
+
+
+@needs_fluidsynth
+def test_spans_split_into_track_groups_sum_to_the_span():
+    """With more cores than spans, a span's tracks are dealt to threads and summed (synthesis is linear)."""
+    arrangement = arrange(MELODY, 64, "epic", tempo=90)  # melody, harmony, bass and drums
+    font = find_soundfont()
+    one = audio.synthesize(arrangement, _whole(arrangement), font, RATE, workers=1, effects=False)
+    three = audio.synthesize(arrangement, _whole(arrangement), font, RATE, workers=3, effects=False)
+    assert len(audio._jobs(arrangement, (Span(0, 64),), 3)) == 3
+    n = min(len(one), len(three))
+    assert _rms(three[:n] - one[:n]) < 10 ** (-40 / 20) * _rms(one[:n])
 
 
 def test_tracks_are_dealt_into_groups_by_note_count():
-    import mido
+    arrangement = arrange(MELODY, 64, "epic")  # melody 32 notes, harmony and bass fewer, drums many
+    span = Span(0, 64)
+    counts = [len(segments.notes_in(t, span)) for t in arrangement.tracks]
+    jobs = audio._jobs(arrangement, (span,), 2)
+    assert sorted(i for _, tracks in jobs for i in tracks) == [0, 1, 2, 3]
+    loads = [sum(counts[i] for i in tracks) for _, tracks in jobs]
+    assert len(jobs) == 2 and max(loads) - min(loads) <= max(counts)
+    assert len(audio._jobs(arrangement, (span,), 1)) == 1
 
-    midi = mido.MidiFile(type=1)
-    midi.tracks.append(mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=500000)]))
-    for notes in (10, 6, 5, 0):
-        midi.tracks.append(mido.MidiTrack([mido.Message("note_on", note=60, velocity=90)] * notes))
-    # No more groups than tracks with notes; a track without notes still goes somewhere.
-    assert audio.track_groups(midi, 2) == [[1, 4], [2, 3]]
-    assert audio.track_groups(midi, 8) == [[1], [2], [3, 4]]
-    assert audio.track_groups(midi, 1) == [[1, 2, 3, 4]]
+
+def test_a_dc_offset_is_taken_off_and_the_music_left_alone():
+    t = np.arange(4 * RATE) / RATE
+    tone = 0.2 * np.sin(2 * np.pi * 100 * t)
+    offset = np.where(t < 2, 0.1, 0.05)  # a pad with an offset starts, then another stops
+    mixed = np.stack([tone + offset, tone + offset], axis=1).astype(np.float32)
+    cleaned = remove_dc(mixed.copy(), RATE)
+    inner = slice(RATE // 4, -RATE // 4)
+    assert abs(cleaned[inner].mean()) < 1e-3
+    assert 20 * np.log10(_rms(cleaned[inner]) / _rms(tone[inner])) == pytest.approx(0, abs=0.1)
+    away_from_the_step = np.r_[RATE // 4 : int(1.7 * RATE), int(2.3 * RATE) : 15 * RATE // 4]
+    assert np.abs(cleaned[away_from_the_step, 0] - tone[away_from_the_step]).max() < 0.005
 
 
 def test_audio_already_at_the_level_still_has_its_peaks_limited():

@@ -39,6 +39,14 @@ def test_outputs_in_typed_fields_as_tf_serving_writes_them(array):
     np.testing.assert_array_equal(got, array)
 
 
+@pytest.mark.parametrize("content", [False, True], ids=["typed fields", "tensor_content"])
+def test_outputs_as_the_embedded_server_writes_them_either_way(content):
+    logits = np.random.default_rng(1).normal(size=(3, 3463)).astype(np.float32)
+    got = to_array(to_tensor_proto(logits, tf.float32, content=content))
+    assert got.dtype == np.float32 and got.flags.writeable
+    np.testing.assert_array_equal(got, logits)
+
+
 def test_outputs_in_tensor_content_and_the_short_form():
     array = np.arange(8, dtype=np.float32).reshape(2, 4)
     np.testing.assert_array_equal(to_array(tf.make_tensor_proto(array)), array)

@@ -1,4 +1,8 @@
-"""Batching: merging calls into fewer TF calls, splitting answers back, refusing when the queue is full."""
+"""Batching: merging calls into fewer TF calls, splitting answers back, refusing when the queue is full,
+and not waiting when nothing else is in the server.
+
+Most tests schedule exactly as TF Serving does (``run_when_idle=False``): their batches close by
+filling up, whatever order the requests arrive in."""
 
 from __future__ import annotations
 
@@ -55,8 +59,8 @@ def run_together(batcher: Batcher, servable, arrays, signature=MERGEABLE):
 def make_batcher():
     batchers = []
 
-    def make(**overrides) -> Batcher:
-        batchers.append(Batcher(params(**overrides)))
+    def make(run_when_idle: bool = False, **overrides) -> Batcher:
+        batchers.append(Batcher(params(**overrides), run_when_idle=run_when_idle))
         return batchers[-1]
 
     yield make
@@ -108,6 +112,47 @@ def test_a_lone_request_runs_once_the_timeout_expires(make_batcher):
     assert batcher.run(Doubler(), MERGEABLE, {"x": np.ones([1])})["y"] == 2
 
 
+class Gated(Doubler):
+    """A Doubler whose first call waits until the test opens the gate."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate, self.entered = threading.Event(), threading.Event()
+
+    def run(self, signature, inputs):
+        if not self.calls:
+            self.entered.set()
+            self.gate.wait(60)
+        return super().run(signature, inputs)
+
+
+def test_a_request_alone_in_the_server_does_not_wait_for_the_batch_timeout(make_batcher):
+    batcher = make_batcher(run_when_idle=True)  # the timeout is a minute; the test would hang on it
+    with ThreadPoolExecutor(1) as pool:
+        assert (
+            pool.submit(batcher.run, Doubler(), MERGEABLE, {"x": np.ones([1])}).result(timeout=30)["y"] == 2
+        )
+
+
+def test_a_request_alone_that_fails_is_answered_with_the_error_and_leaves_the_server_idle(make_batcher):
+    batcher, servable = make_batcher(run_when_idle=True), Doubler()
+    with pytest.raises(ServingError):
+        batcher.run(servable, MERGEABLE, {"x": np.full([1], -1)})
+    assert batcher.run(servable, MERGEABLE, {"x": np.ones([1])})["y"] == 2  # not waiting on a ghost
+
+
+def test_requests_arriving_while_others_run_still_merge_and_run_once_nothing_else_does(make_batcher):
+    batcher, servable = make_batcher(run_when_idle=True), Gated()
+    with ThreadPoolExecutor(3) as pool:
+        first = pool.submit(batcher.run, servable, MERGEABLE, {"x": np.full([1], 1)})
+        assert servable.entered.wait(30)  # alone: it runs at once, and holds the batch thread
+        later = [pool.submit(batcher.run, servable, MERGEABLE, {"x": np.full([1], v)}) for v in (2, 3)]
+        wait_until(lambda: batcher.pending() == 2, what="both later requests to be queued")
+        servable.gate.set()  # the first one finishes: the two waiting are all that is left, and run
+        assert [f.result(timeout=30)["y"][0] for f in (first, *later)] == [2, 4, 6]
+    assert [c.tolist() for c in servable.calls] == [[1], [2, 3]]
+
+
 def test_a_request_larger_than_a_batch_is_invalid(make_batcher):
     with pytest.raises(ServingError) as caught:
         make_batcher().run(Doubler(), MERGEABLE, {"x": np.ones([5])})
@@ -123,7 +168,7 @@ def predict_concurrently(client, requests):
 
 
 def test_concurrent_predicts_become_one_tf_call(make_server, connect, models_root):
-    server = make_server(models_root, batching_config=params(max_batch_size=4))
+    server = make_server(models_root, batching_config=params(max_batch_size=4), run_when_idle=False)
     client = connect(server)
     requests = [([[i, 0, 0, 1]], [i]) for i in range(4)]
     responses = predict_concurrently(client, requests)
@@ -139,7 +184,9 @@ def test_without_batching_each_predict_is_one_tf_call(server, client):
 
 
 def test_a_full_queue_refuses_at_once(make_server, connect, models_root):
-    server = make_server(models_root, batching_config=params(max_batch_size=2, max_enqueued_batches=1))
+    server = make_server(
+        models_root, batching_config=params(max_batch_size=2, max_enqueued_batches=1), run_when_idle=False
+    )
     client = connect(server)
     waiting = ThreadPoolExecutor(2)
     first = waiting.submit(client.predict, [[1, 1, 1, 1]], [0])
@@ -173,7 +220,8 @@ def test_metadata_calls_are_answered_alone_under_batching(make_server, connect, 
 
 
 def test_batch_threads_run_the_tf_calls(make_server, connect, models_root, monkeypatch):
-    server = make_server(models_root, batching_config=params(max_batch_size=1))
+    """(With TF Serving's scheduling: by default a request alone in the server runs on its own thread.)"""
+    server = make_server(models_root, batching_config=params(max_batch_size=1), run_when_idle=False)
     threads, run = [], Servable.run
 
     def recording_run(self, *args, **kwargs):

@@ -96,11 +96,22 @@ def test_predict_uses_the_latest_version_and_fills_model_spec(client):
     np.testing.assert_allclose(logits(response), expected_logits(TOKENS, MOOD, 2))
 
 
-def test_predict_outputs_use_typed_fields_not_tensor_content(client):
+def test_predict_outputs_are_raw_bytes_in_tensor_content(client):
+    """As TF Serving answers with AS_PROTO_CONTENT: one copy of the floats, not one varint each."""
     output = client.predict(TOKENS, MOOD).outputs["logits"]
     assert output.dtype == types_pb2.DT_FLOAT
     assert [d.size for d in output.tensor_shape.dim] == [2, 5]
+    assert len(output.tensor_content) == 10 * 4 and len(output.float_val) == 0
+
+
+def test_predict_outputs_in_typed_fields_as_tf_serving_writes_them_by_default(
+    make_server, connect, models_root
+):
+    client = connect(make_server(models_root, tensor_content=False))
+    output = client.predict(TOKENS, MOOD).outputs["logits"]
+    assert [d.size for d in output.tensor_shape.dim] == [2, 5]
     assert output.tensor_content == b"" and len(output.float_val) == 10
+    np.testing.assert_allclose(tf.make_ndarray(output), expected_logits(TOKENS, MOOD, 2))
 
 
 def test_predict_accepts_inputs_in_typed_fields(client):
@@ -221,6 +232,5 @@ def test_predict_of_metadata_returns_strings_and_scalars(client):
     assert outputs["vocab"].dtype == types_pb2.DT_STRING and list(outputs["vocab"].string_val) == VOCAB
     window = outputs["window"]
     assert window.HasField("tensor_shape") and len(window.tensor_shape.dim) == 0
-    assert list(window.int_val) == [4]
-    assert list(outputs["version_tag"].int64_val) == [2]
     assert tf.make_ndarray(window) == 4
+    assert tf.make_ndarray(outputs["version_tag"]) == 2

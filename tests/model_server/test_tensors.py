@@ -1,4 +1,5 @@
-"""Outputs as TF Serving writes them: typed *_val fields with dtype and shape; inputs in either form."""
+"""Outputs as TF Serving writes them: typed *_val fields (or raw tensor_content) with dtype and shape;
+inputs in either form."""
 
 from __future__ import annotations
 
@@ -29,6 +30,29 @@ def test_each_dtype_fills_its_typed_field_and_round_trips(value, dtype, field):
     assert len(getattr(proto, field)) > 0
     assert [d.size for d in proto.tensor_shape.dim] == list(value.shape)
     np.testing.assert_array_equal(tf.make_ndarray(proto), value)
+
+
+@pytest.mark.parametrize(
+    ("value", "dtype"),
+    [
+        (np.array([[1.5, -2.0], [3.25, 0.0]], np.float32), tf.float32),
+        (np.array([1.5], np.float64), tf.float64),
+        (np.array([1, -2], np.int32), tf.int32),
+        (np.array([2**40], np.int64), tf.int64),
+        (np.array([True, False]), tf.bool),
+        (np.asarray(np.int32(4)), tf.int32),
+    ],
+)
+def test_numbers_as_tensor_content_are_their_raw_bytes_and_round_trip(value, dtype):
+    proto = to_tensor_proto(value, dtype, content=True)
+    assert proto.dtype == dtype.as_datatype_enum and len(proto.tensor_content) == value.nbytes
+    assert [d.size for d in proto.tensor_shape.dim] == list(value.shape) and proto.HasField("tensor_shape")
+    np.testing.assert_array_equal(tf.make_ndarray(proto), value)
+
+
+def test_strings_stay_in_string_val_when_numbers_go_to_tensor_content():
+    proto = to_tensor_proto(np.array([b"C4"], dtype=object), tf.string, content=True)
+    assert proto.tensor_content == b"" and list(proto.string_val) == [b"C4"]
 
 
 def test_strings_go_to_string_val_as_bytes():
