@@ -67,8 +67,8 @@ class EmbeddedServer:
         ``config_poll_seconds`` (0: read once). ``rest_port``: serve the REST API too (0: any free port).
         ``run_when_idle``: a batch holding every request in the server runs without waiting out its
         timeout (``model_server.batching``); False schedules exactly as TF Serving does.
-        ``tensor_content``: numeric outputs as raw bytes (TF Serving's AS_PROTO_CONTENT), else in the
-        typed ``*_val`` fields (its default, AS_PROTO_FIELD); clients read both."""
+        ``tensor_content``: numeric gRPC outputs as raw bytes (TF Serving's AS_PROTO_CONTENT), else in
+        the typed ``*_val`` fields (its default, AS_PROTO_FIELD); clients read both."""
         self.models_root = Path(models_root)
         self.host, self.port = host, port
         self.poll_seconds = poll_seconds
