@@ -26,6 +26,7 @@ def tiny(tmp_path_factory, tune_dir):
         units=8,
         embedding=8,
         window=32,
+        gate_data=(tune_dir,),  # the quality gate's reference music: not the whole default corpus
         epochs=1,
         samples_per_epoch=256,
         batch_size=64,
