@@ -7,8 +7,10 @@ signature (``state_size`` > 0) carries its state from token to token, so most
 steps send one token per row instead of a whole window, and verse 2 goes on
 from verse 1's state. A request's seed fixes the primers and the sampling, so
 the same seed on the same model version gives the same song; ``variation``
-keeps the primers and redraws the sampling.
-The finished song is moved to the parallel mode its mood calls for.
+keeps the primers and key and redraws the sampling.
+A melody model (bgm/melody.py) writes in C major / A minor under the rules and
+phrase plans of composer/generation.py; its song is moved to a key drawn from
+the mood's keys. An older model's song is moved to the mood's parallel mode.
 """
 
 from __future__ import annotations
