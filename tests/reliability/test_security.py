@@ -65,6 +65,17 @@ async def test_every_admin_action_is_refused_to_a_non_admin_and_starts_nothing(s
             answer = await fake.wait_for_response(inter)
             assert answer.ephemeral and "Only server admins" in answer.content, command
             assert inter.callback_type == 4 and not inter.followups  # answered at once, not deferred
+        config = security_server.models_root / "models.config"
+        for command, options in [
+            ("bgm model list", None),
+            ("bgm model promote", {"version": 1}),
+            ("bgm model rollback", None),
+        ]:
+            inter = await fake.invoke_slash(command, options=options, user=fake.regular)
+            answer = await fake.wait_for_response(inter)
+            assert answer.ephemeral and "Only server admins" in answer.content, command
+            assert inter.callback_type == 4 and not inter.followups
+        assert not config.exists()  # no label was written
         await asyncio.sleep(0.3)
         assert not bot.retraining.busy and not data.joinpath("uploads").exists()
         assert not [m for m in fake.channel_messages() if m.interaction is None]
@@ -86,17 +97,17 @@ async def test_every_admin_action_is_refused_to_a_non_admin_and_starts_nothing(s
         await fake.wait_for(lambda: "cancelled by Manny" in progress.content, 30)
 
 
-def test_the_only_admin_button_checks_the_clicker_itself():
+def test_the_only_admin_button_checks_in_its_callback():
     """Regenerate and Variation are for everyone (they compose, as /bgm compose does). The one admin
-    button, "Publish anyway" on a refused training, checks the clicker in its callback (a non-admin's
-    click is refused in tests/bot/test_discord.py); any other button needs the same and a test."""
+    button, Publish anyway, checks the clicker in its callback (``RetrainFlow.publish_anyway``; a
+    non-admin's click is refused in tests/bot/test_discord.py). Any other button needs the same."""
     assert RemixButton.__discord_ui_compiled_template__.pattern == r"bgm:(?P<kind>regen|var):(?P<track>\d+)"
     source = (ROOT / "bot").rglob("*.py")
-    dynamic = sorted(str(p.relative_to(ROOT / "bot")) for p in source if "DynamicItem" in p.read_text())
-    assert dynamic == ["retraining/buttons.py", "tracks/buttons.py"]
+    dynamic = sorted(str(p.relative_to(ROOT)) for p in source if "DynamicItem" in p.read_text())
+    assert dynamic == ["bot/retraining/buttons.py", "bot/tracks/buttons.py"]
     flow = (ROOT / "bot" / "retraining" / "flow.py").read_text()
-    publish = flow[flow.index("async def publish_anyway") :]
-    assert publish.index("is_admin(") < publish.index("defer(")
+    check = flow.index("if not is_admin(interaction, self.settings.admin_roles)")
+    assert flow.index("async def publish_anyway") < check < flow.index("create_subprocess_exec", check)
 
 
 # --------------------------------------------------------------------------------- code-executing loaders
