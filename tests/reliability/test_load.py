@@ -42,9 +42,10 @@ async def test_a_burst_of_compose_requests_is_acknowledged_and_answered_without_
     # The loop's lag, sampled every 10 ms throughout. On this shared 2-core machine the process is at
     # times left waiting for a CPU (or the fake Discord's thread holds the GIL): a late wake-up during
     # which the loop's thread itself ran little. Whenever the loop was late because work on it ran,
-    # that must stay under 100 ms; and so must nearly every wake-up, whatever the cause.
+    # that must stay under 100 ms; and so must nearly every wake-up, whatever the cause. (At least 2 s
+    # of samples: a fast machine answers the whole burst in a few seconds.)
     lag = report.lag
-    assert len(lag.lags) > 500 and lag.percentile(99) < LAG_LIMIT_S, summary["loop_lag_ms"]
+    assert len(lag.lags) > 200 and lag.percentile(99) < LAG_LIMIT_S, summary["loop_lag_ms"]
     assert max(lag.held, default=0.0) < LAG_LIMIT_S, summary["loop_lag_ms"]
 
 

@@ -3,10 +3,12 @@ re-reads models.config, a song in flight while the label moves."""
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 
 import pytest
 
+from composer.client import ModelClient
 from lifecycle.actions import Lifecycle
 from lifecycle.config import CONFIG_NAME, read
 from model_server import EmbeddedServer
@@ -56,8 +58,29 @@ async def test_only_admins_may_manage_versions(labelled_server, tmp_path, restor
         assert read(labelled_server.models_root / CONFIG_NAME)["bgm"].labels == {"stable": 1}
 
 
-async def test_list_promote_and_rollback_with_a_song_in_flight(labelled_server, tmp_path, restore_discord):  # noqa: F811
+@pytest.fixture
+def held_predictions(monkeypatch):
+    """Every Predict waits for ``release`` (set it to let songs go on); ``reached`` tells one is waiting.
+
+    So a song is surely in flight, mid-composition on its pinned version, however fast the machine.
+    """
+    reached, release = asyncio.Event(), asyncio.Event()
+    predict = ModelClient.predict
+
+    async def held(self, *args, **kwargs):
+        reached.set()
+        await release.wait()
+        return await predict(self, *args, **kwargs)
+
+    monkeypatch.setattr(ModelClient, "predict", held)
+    return reached, release
+
+
+async def test_list_promote_and_rollback_with_a_song_in_flight(
+    labelled_server, tmp_path, restore_discord, held_predictions  # noqa: F811
+):
     root = labelled_server.models_root
+    reached, release = held_predictions
     async with FakeDiscord() as fake, bot_against(fake, labelled_server, tmp_path / "data"):
         listed = await answer(fake, "bgm model list", fake.manager)
         assert listed.ephemeral
@@ -66,21 +89,18 @@ async def test_list_promote_and_rollback_with_a_song_in_flight(labelled_server, 
         song = await fake.invoke_slash(
             "bgm compose", options={"mood": "calm", "length": "short", "seed": 4}, user=fake.regular
         )
-        await fake.wait_for(
-            lambda: song.original and any("Composing" in r.content for r in song.original.history),
-            120,
-            what="the song to start composing",
-        )
-        in_flight = not song.original.attachments
+        await asyncio.wait_for(reached.wait(), 120)  # composing on version 1, its first Predict held
         promoted = await answer(fake, "bgm model promote", fake.manager, version=2)
         assert not promoted.ephemeral
         assert promoted.content.startswith(
             "✅ Model version 2 is live (stable 1 → 2, previous — → 1; by Manny)"
         )
         assert read(root / CONFIG_NAME)["bgm"].labels == {"stable": 2, "previous": 1}
+        assert not song.original.attachments
 
+        release.set()
         await fake.wait_for(lambda: song.original.attachments, 180, what="the song in flight")
-        assert in_flight and fields(song.original)["Model version"] == "1"  # finished on its version
+        assert fields(song.original)["Model version"] == "1"  # finished on the version it began on
         _, after = await compose(fake, fake.regular, mood="calm", length="short", seed=4)
         assert fields(after)["Model version"] == "2"
 
