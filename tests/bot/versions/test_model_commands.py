@@ -77,7 +77,10 @@ def held_predictions(monkeypatch):
 
 
 async def test_list_promote_and_rollback_with_a_song_in_flight(
-    labelled_server, tmp_path, restore_discord, held_predictions  # noqa: F811
+    labelled_server,
+    tmp_path,
+    restore_discord,  # noqa: F811
+    held_predictions,
 ):
     root = labelled_server.models_root
     reached, release = held_predictions
