@@ -4,34 +4,24 @@ Two steps because the first can run before downloading: ``check_attachments`` lo
 and declared sizes only; ``inspect`` reads the bytes. Which files are music and what a zip must
 pass are ``bgm.files``' rules (training's own reader applies them too); a zip is never extracted
 with its own member names: each music member is read in memory and ``save`` writes it as
-``0001.mid`` and so on. MIDI files are read with mido before training's much slower parser sees them.
+``0001.mid`` and so on. MIDI files are read with mido before training's much slower parser sees them
+(``bgm.files.content_problem``, which primers for ``/bgm compose`` pass too).
 """
 
 from __future__ import annotations
 
-import contextlib
 import io
 import secrets
-import struct
-import threading
 import time
 import zipfile
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import mido
-from mido.midifiles import meta as mido_meta
-
 from bgm import files
 from bgm.errors import BgmError
-from bgm.files import MIDI_SUFFIXES, MUSIC_SUFFIXES, ZIP_SUFFIX, ZipLimits, megabytes
+from bgm.files import MUSIC_SUFFIXES, ZIP_SUFFIX, ZipLimits, megabytes
 
 ALLOWED = (*MUSIC_SUFFIXES, ZIP_SUFFIX)
-# music21 builds every measure of a MIDI file: a single event 2^28 ticks late (4 bytes) or thousands of
-# tracks keep training's parser busy for hours and take gigabytes, so such files are refused here.
-MIDI_MAX_TRACKS = 128
-MIDI_MAX_QUARTERS = 8192  # about an hour at 120 bpm
 
 
 class UploadRejected(BgmError):
@@ -82,68 +72,9 @@ def check_attachments(items: list[tuple[str, int]], limits: UploadLimits) -> Non
 
 
 def _check_content(name: str, suffix: str, data: bytes, limits: UploadLimits) -> None:
-    """The bytes look like what the suffix says (cheap checks; music21 does the real parsing)."""
-    if suffix in MIDI_SUFFIXES:
-        if not data.startswith(b"MThd"):
-            raise UploadRejected(name, "is not a MIDI file (no MThd header)")
-        if problem := _midi_problem(data):
-            raise UploadRejected(name, problem)
-    elif suffix == ".mxl":
-        _zip_members(name, data, limits)  # compressed MusicXML: the same bomb checks as any zip
-    elif b"\x00" in data:
-        raise UploadRejected(name, "is not a text file")
-    elif suffix in (".xml", ".musicxml") and b"<!ENTITY" in data:
-        raise UploadRejected(name, "declares XML entities, which music files never need")
-
-
-def _midi_problem(data: bytes) -> str | None:
-    """Why a MIDI file cannot be trained on, from its header, then its tracks as mido reads them."""
-    # The header first: cheap, and it says how much reading the tracks would take.
-    if len(data) < 14:
-        return "is truncated (no complete MIDI header)"
-    length, fmt, tracks, division = struct.unpack(">IHHH", data[4:14])
-    if length < 6 or fmt > 2:
-        return "is not a MIDI file (bad header)"
-    if division & 0x8000 or division == 0:
-        return "uses a time division the trainer cannot read (SMPTE or zero ticks per beat)"
-    if not 1 <= tracks <= MIDI_MAX_TRACKS:
-        return f"declares {tracks} tracks (1 to {MIDI_MAX_TRACKS} are accepted)"
-    try:
-        with _meta_events_undecoded():
-            midi = mido.MidiFile(file=io.BytesIO(data))
-    except EOFError:
-        return "is truncated (it ends inside a track, or has fewer tracks than its header declares)"
-    except Exception as error:  # hostile bytes can fail mido's reader in many ways; each is a refusal
-        detail = "".join(c for c in str(error) if c.isprintable())[:80] or type(error).__name__
-        return f"is corrupt ({detail})"
-    longest = max((sum(message.time for message in track) for track in midi.tracks), default=0)
-    if longest / division > MIDI_MAX_QUARTERS:
-        return (
-            f"lasts {longest // division:,} beats, over the limit of {MIDI_MAX_QUARTERS:,} "
-            "(a corrupt delta time?)"
-        )
-    return None
-
-
-_MIDO_META = threading.Lock()
-
-
-@contextlib.contextmanager
-def _meta_events_undecoded() -> Iterator[None]:
-    """While mido reads here, it keeps meta events as raw bytes instead of decoding them.
-
-    The check counts ticks; meta events carry none. mido decodes each one as it reads and gives up
-    on contents music21 takes in its stride (a time signature of 1/2^31, where its float log2 misses
-    the power of two; an unknown key; a tempo event one byte short). mido has no option for this:
-    its table of meta specs is emptied for the read, under a lock, and restored.
-    """
-    with _MIDO_META:
-        specs = dict(mido_meta._META_SPECS)
-        mido_meta._META_SPECS.clear()
-        try:
-            yield
-        finally:
-            mido_meta._META_SPECS.update(specs)
+    """The bytes look like what the suffix says (``bgm.files.content_problem``)."""
+    if problem := files.content_problem(suffix, data, limits, quote=shown):
+        raise UploadRejected(name, problem)
 
 
 def _zip_members(name: str, data: bytes, limits: UploadLimits) -> list[zipfile.ZipInfo]:
