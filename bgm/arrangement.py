@@ -8,7 +8,7 @@ root, the harmony part the triad, and the song ends on the tonic.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -231,12 +231,20 @@ def arrange(
     sections: list[Section] | None = None,
     tempo: int | None = None,
     key: Key | None = None,
+    lead: int | None = None,
+    keep_register: bool = False,
 ) -> Arrangement:
     """The melody with harmony, bass and (if the mood's style has them) drums, ``steps`` long, in
-    ``key`` when the composer knows it (else the key estimated from the melody)."""
+    ``key`` when the composer knows it (else the key estimated from the melody). ``lead``: the
+    melody's program instead of the mood's; ``keep_register``: the melody stays in its octave (a
+    user's primer is played where it was written)."""
     style = style_for(mood)
+    if lead is not None:
+        style = replace(style, melody_program=lead)
     sections = sections or []
-    melody = fit_register(sorted(melody, key=lambda o: o.step), style.register)
+    melody = sorted(melody, key=lambda o: o.step)
+    if not keep_register:
+        melody = fit_register(melody, style.register)
     key = key or key_for(melody, style.mode)
     # An empty melody gives nothing to harmonise: every part stays silent.
     chords = progression(melody, steps, key) if melody else []

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from bgm import loop as loops
 from bgm import midi, opus, segments, synth
 from bgm.arrangement import Arrangement
 from bgm.form import Section
@@ -85,13 +86,18 @@ def find_soundfont(explicit: str | Path | None = None) -> Path:
 Job = tuple[Span, tuple[int, ...]]  # a span to synthesise, with the tracks (by index) it plays
 
 
-def _jobs(arrangement: Arrangement, renders: tuple[Span, ...], workers: int) -> list[Job]:
-    """Each distinct span, its tracks dealt into groups of similar note counts when there are fewer
-    spans than workers (a short song is one span): synthesis is linear, so the groups sum to it."""
+def _jobs(
+    arrangement: Arrangement, renders: tuple[Span, ...], workers: int, only: tuple[int, ...] | None = None
+) -> list[Job]:
+    """Each distinct span, its tracks (``only`` these, when given) dealt into groups of similar note
+    counts when there are fewer spans than workers (a short song is one span): synthesis is linear,
+    so the groups sum to it."""
     groups = max(1, workers // max(1, len(renders)))
     jobs = []
     for span in renders:
-        notes = {i: len(notes_in(t, span)) for i, t in enumerate(arrangement.tracks)}
+        notes = {
+            i: len(notes_in(t, span)) for i, t in enumerate(arrangement.tracks) if only is None or i in only
+        }
         dealt: list[list[int]] = [[] for _ in range(max(1, min(groups, sum(1 for n in notes.values() if n))))]
         loads = [0] * len(dealt)
         for i in sorted(notes, key=lambda i: -notes[i]):
@@ -110,10 +116,11 @@ def synthesize(
     *,
     workers: int | None = None,
     effects: bool = True,
+    only: tuple[int, ...] | None = None,
 ) -> np.ndarray:
     """The song as stereo float audio, tails and all: each of ``plan``'s distinct spans synthesised
     once (on up to one thread per core) and added in at every place it plays. ``effects``: reverb
-    and chorus (off: dry)."""
+    and chorus (off: dry); ``only``: these tracks (by index), for a stem."""
     frames_per_step = rate * STEP_QUARTERS * 60.0 / arrangement.tempo
 
     def frame(step: int) -> int:
@@ -138,7 +145,7 @@ def synthesize(
             return synthesizer.render(programs, events, frame(span.end) - origin)
 
     workers = workers or os.cpu_count() or 1
-    jobs = _jobs(arrangement, plan.renders, workers)
+    jobs = _jobs(arrangement, plan.renders, workers, only)
     with ThreadPoolExecutor(min(workers, len(jobs)) or 1) as pool:
         rendered = list(pool.map(run, jobs))
     parts: list[list[np.ndarray]] = [[] for _ in plan.renders]  # a span's renders: one per track group
@@ -317,15 +324,29 @@ def _encoding(fmt: str) -> tuple[str, str, tuple]:
     return container, subtype, tries
 
 
-def encode(audio: np.ndarray, rate: int, out_path: str | Path, fmt: str, max_bytes: int = MAX_BYTES) -> Path:
+def encode(
+    audio: np.ndarray,
+    rate: int,
+    out_path: str | Path,
+    fmt: str,
+    max_bytes: int = MAX_BYTES,
+    like: Path | None = None,
+) -> Path:
     """Write ``audio`` as ``fmt``, stepping down in quality until the file fits ``max_bytes``.
     ``ogg`` is Opus (libopus, on every core) when the audio is at 48 kHz and libopus is installed,
-    else Vorbis through libsndfile."""
+    else Vorbis through libsndfile. ``like``: at the best encoding with that file's sample rate and
+    channels, whatever its size (stems as their mix)."""
     container, subtype, tries = _encoding(fmt)
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
+    opus_tries = OPUS_TRIES
+    if like is not None:
+        info = sf.info(str(like))
+        opus_tries = tuple(t for t in OPUS_TRIES if t[0] == info.channels)[:1]
+        tries = tuple(t for t in tries if t[:2] == (info.samplerate, info.channels))[:1]
+        max_bytes = 2**62
     if fmt == "ogg" and rate == opus.RATE and opus.available():
-        for channels, bitrate in OPUS_TRIES:
+        for channels, bitrate in opus_tries:
             data = audio if channels == audio.shape[1] else audio.mean(axis=1, keepdims=True)
             size = opus.write(data, out_path, bitrate).stat().st_size
             if size <= max_bytes:
@@ -348,6 +369,23 @@ def encode(audio: np.ndarray, rate: int, out_path: str | Path, fmt: str, max_byt
     raise AudioTooLargeError(size, max_bytes, fmt)
 
 
+def shaped(audio: np.ndarray, rate: int, seconds: float, loop: bool = False) -> np.ndarray:
+    """A render made ready to level: its DC taken out, then cut to the song and a short tail, faded;
+    or, for a ``loop``, its tail folded into its start and the DC taken out around the seam. Linear
+    in ``audio``: the stems of a song shaped one by one add up to the song shaped whole."""
+    if not loop:
+        return fit_length(remove_dc(audio, rate), rate, seconds)
+    folded = loops.fold_tail(audio, round(seconds * rate))
+    return loops.around(folded, rate, lambda a: remove_dc(a, rate))
+
+
+def levelled(audio: np.ndarray, rate: int, loop: bool = False) -> np.ndarray:
+    """``level_in_place``, on a loop as a circle (its limiter must treat both ends of the seam alike)."""
+    if not loop:
+        return level_in_place(audio, rate)
+    return loops.around(audio, rate, lambda a: level_in_place(a, rate))
+
+
 def warm_up(soundfont: str | Path, workers: int | None = None) -> None:
     """A synthesiser per core made now, with ``soundfont`` loaded, kept for the first song."""
     try:
@@ -366,14 +404,22 @@ def render(
     fmt: str = "ogg",
     soundfont: str | Path | None = None,
     max_bytes: int = MAX_BYTES,
+    loop: bool = False,
 ) -> Path:
-    """``arrangement`` as ``fmt`` audio at a common loudness, as long as the song plus a short tail."""
-    _encoding(fmt)  # fail before the slow part
+    """``arrangement`` as ``fmt`` audio at a common loudness, as long as the song plus a short tail
+    (a ``loop``: exactly as long as the song, see ``bgm.loop``)."""
+    font = ready_to_render(fmt, soundfont)
+    audio = synthesize(arrangement, segments.plan(arrangement, sections), font, RATE)
+    audio = levelled(shaped(audio, RATE, arrangement.seconds, loop), RATE, loop)
+    return encode(audio, RATE, out_path, fmt, max_bytes)
+
+
+def ready_to_render(fmt: str, soundfont: str | Path | None) -> Path:
+    """The SoundFont to render ``fmt`` with, once it is known that it can be (before the slow part)."""
+    _encoding(fmt)
     font = find_soundfont(soundfont)
     try:
         synth.library()
     except OSError as error:
         raise FileNotFoundError(f"libfluidsynth is not installed (apt install fluidsynth): {error}") from None
-    audio = remove_dc(synthesize(arrangement, segments.plan(arrangement, sections), font, RATE), RATE)
-    audio = level_in_place(fit_length(audio, RATE, arrangement.seconds), RATE)
-    return encode(audio, RATE, out_path, fmt, max_bytes)
+    return font

@@ -87,6 +87,12 @@ def zip_problem(
     return None
 
 
+def shown(name: str) -> str:
+    """A user's file name made safe to quote in a message: printable, short, in backticks."""
+    clean = "".join(c for c in name if c.isprintable()).replace("`", "'")
+    return f"`{clean[:60] + '…' if len(clean) > 60 else clean}`"
+
+
 def megabytes(size: int) -> str:
     return f"{size / 1024 / 1024:.1f} MB"
 

@@ -1,4 +1,8 @@
-"""``bgm compose``: one song to disk, against a given server or an embedded one on the shipped model."""
+"""``bgm compose``: one song to disk, against a given server or an embedded one on the shipped model.
+
+Every option is checked before the model server starts: a value out of range, a primer that is not
+music, a SoundFont that is not there is one sentence on stderr and exit status 2, with nothing written.
+"""
 
 from __future__ import annotations
 
@@ -6,18 +10,28 @@ import argparse
 import asyncio
 import sys
 import time
+from pathlib import Path
 
 from bgm.settings import Settings
 from cli.quiet import silenced_stderr
 from cli.serving import model_server
 
 
-async def _run(args: argparse.Namespace, settings: Settings, target: str):
-    from composer.client import ModelClient
-    from composer.composer import Composer, ComposeRequest
-    from composer.song import make_song
+def _request(args: argparse.Namespace):
+    """The request the options make; ``BgmError`` (one sentence) for any option out of range."""
+    from bgm import instruments
+    from bgm.errors import BgmError
+    from bgm.primer import read_primer
+    from composer.composer import ComposeRequest
 
-    request = ComposeRequest(
+    primer = None
+    if args.primer is not None:
+        try:
+            data = args.primer.read_bytes()
+        except OSError as error:
+            raise BgmError(f"The primer {args.primer} cannot be read ({error.strerror or error}).") from None
+        primer = read_primer(args.primer.name, data)
+    return ComposeRequest(
         mood=args.mood,
         length=args.length,
         seed=args.seed,
@@ -25,7 +39,32 @@ async def _run(args: argparse.Namespace, settings: Settings, target: str):
         tempo=args.tempo,
         temperature=args.temperature,
         top_p=args.top_p,
+        key=args.key,
+        lead=None if args.lead is None else instruments.program(args.lead),
+        loop=args.loop,
+        primer=primer,
     )
+
+
+def _check_paths(out: Path, soundfont: Path | None) -> None:
+    """The output folder can be one, and a SoundFont the user named exists (else only MIDI would come)."""
+    from bgm.audio import find_soundfont
+    from bgm.errors import BgmError
+
+    if out.exists() and not out.is_dir():
+        raise BgmError(f"The output folder {out} is a file.")
+    if soundfont is not None:
+        try:
+            find_soundfont(soundfont)
+        except FileNotFoundError:
+            raise BgmError(f"The SoundFont {soundfont} does not exist, so no audio could be made.") from None
+
+
+async def _run(args: argparse.Namespace, settings: Settings, target: str, request):
+    from composer.client import ModelClient
+    from composer.composer import Composer
+    from composer.song import make_song
+
     label = settings.version_label if args.label is None else args.label
     client = ModelClient(
         target,
@@ -42,17 +81,26 @@ async def _run(args: argparse.Namespace, settings: Settings, target: str):
             fmt=args.format,
             soundfont=args.soundfont or settings.soundfont,
             progress=lambda stage: print(f"  {stage.value} ...", flush=True),
+            stems=args.stems,
+            picture=args.picture,
         )
     finally:
         await client.close()
 
 
 def compose(args: argparse.Namespace, settings: Settings) -> int:
+    from bgm import instruments
     from bgm.errors import BgmError
 
     started = time.perf_counter()
     target = args.server or settings.server
     models = args.models or settings.models_dir
+    try:
+        request = _request(args)
+        _check_paths(args.out or settings.out_dir, args.soundfont or settings.soundfont)
+    except BgmError as error:
+        print(f"bgm compose: {error}", file=sys.stderr)
+        return 2
     if not target and not any((models / settings.model_name).glob("[0-9]*/saved_model.pb")):
         print(
             f"bgm compose: no model in {models / settings.model_name}: run `bgm train` first", file=sys.stderr
@@ -64,8 +112,8 @@ def compose(args: argparse.Namespace, settings: Settings) -> int:
             if not target:
                 print(f"starting the embedded model server on {models} ...", flush=True)
             with model_server(target, models, settings.model_name, quiet=not args.verbose) as address:
-                song = asyncio.run(_run(args, settings, address))
-    except (BgmError, FileNotFoundError, RuntimeError) as error:
+                song = asyncio.run(_run(args, settings, address, request))
+    except (BgmError, OSError, RuntimeError) as error:
         print(f"bgm compose: {error}", file=sys.stderr)
         return 2
     composition, files = song.composition, song.files
@@ -73,11 +121,22 @@ def compose(args: argparse.Namespace, settings: Settings) -> int:
     print(f"midi:   {files.midi}")
     if files.audio:
         print(f"audio:  {files.audio}")
-    if files.no_audio:
-        print(f"note:   no audio: {files.no_audio.value}")
+    for stem in files.stems:
+        print(f"stem:   {stem}")
+    if files.picture:
+        print(f"picture: {files.picture}")
+    seeded = composition.request
+    extras = [f"lead {instruments.name(seeded.lead)}"] * (seeded.lead is not None)
+    extras += [f"a loop of {composition.bars} bars"] * seeded.loop
+    if seeded.primer is not None:
+        extras.append(f"opening with {composition.primer_bars} bars of {seeded.primer.source}")
     print(
-        f"mood {args.mood}, seed {composition.request.seed}, model version {composition.model_version}, "
-        f"key {files.key}, tempo {files.tempo} bpm, {minutes}:{seconds:02d} long "
-        f"(made in {time.perf_counter() - started:.1f} s)"
+        f"mood {args.mood}, seed {seeded.seed}, model version {composition.model_version}, "
+        f"key {files.key}, tempo {files.tempo} bpm, {minutes}:{seconds:02d} long"
+        + "".join(f", {extra}" for extra in extras)
+        + f" (made in {time.perf_counter() - started:.1f} s)"
     )
+    if files.no_audio:  # audio was asked for: the command did not do all it was asked
+        print(f"bgm compose: no audio: {files.no_audio.value}", file=sys.stderr)
+        return 1
     return 0

@@ -228,6 +228,19 @@ def _add_compose(sub: argparse._SubParsersAction, common: argparse.ArgumentParse
     p.add_argument(
         "--soundfont", type=Path, help="General MIDI SoundFont (default: BGM_SOUNDFONT or Debian's)"
     )
+    p.add_argument(
+        "--primer",
+        type=Path,
+        metavar="FILE",
+        help="MIDI, MusicXML or ABC: the song opens with its first bars (up to 8) and the model goes on",
+    )
+    p.add_argument("--key", help='the song\'s key, e.g. "D minor", "F# major", "Bb" (default: the mood\'s)')
+    p.add_argument("--lead", metavar="NAME", help="the melody's General MIDI instrument: a name or 1-128")
+    p.add_argument(
+        "--loop", action="store_true", help="audio that loops seamlessly: whole bars, tail folded in"
+    )
+    p.add_argument("--stems", action="store_true", help="also one audio file per part (melody, harmony, ...)")
+    p.add_argument("--picture", action="store_true", help="also a PNG piano roll of the song")
     p.set_defaults(run=_compose)
 
 

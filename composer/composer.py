@@ -11,6 +11,10 @@ keeps the primers and key and redraws the sampling.
 A melody model (bgm/melody.py) writes in C major / A minor under the rules and
 phrase plans of composer/generation.py; its song is moved to a key drawn from
 the mood's keys. An older model's song is moved to the mood's parallel mode.
+
+A request may name the key, the lead instrument, a loop, and a primer (bgm/primer.py): the primer's
+bars open verse 1, fed to the model as if it had written them, and the song keeps the primer's key
+unless the request names another.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from bgm.constraints import Rules
 from bgm.form import BAR_STEPS, LENGTHS, Section, layout, part_bars
 from bgm.harmony import Key, with_mode
 from bgm.melody import one_line, to_key, transpose
+from bgm.primer import Primer, fit_vocab
 from bgm.styles import STYLES
 from bgm.tokens import decode, encode
 from composer.client import ModelClient, ModelInfo
@@ -37,6 +42,8 @@ from composer.stages import Stage
 Progress = Callable[[Stage], None]
 # A carried state is read afresh from the last window every this many steps (composer/generation.py).
 RESTART_EVERY = 8
+MAX_SEED = 2**31 - 1  # what Discord's integer options and the seeds drawn here stay within
+MAX_VARIATION = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -48,10 +55,23 @@ class ComposeRequest:
     tempo: int | None = None
     temperature: float | None = None
     top_p: float | None = None
+    key: str | None = None  # e.g. "D minor" (``Key.parse`` reads what people type); None: the mood's
+    lead: int | None = None  # the melody's General MIDI program, 0..127; None: the mood's
+    loop: bool = False  # the audio loops seamlessly (bgm/loop.py)
+    primer: Primer | None = None
 
     def __post_init__(self) -> None:
+        # Every option is checked here, so the CLI and the bot refuse the same values in the same words.
         if self.length not in LENGTHS:
             raise BgmError(f"Length must be one of {', '.join(LENGTHS)}.")
+        if self.seed is not None and not 0 <= self.seed <= MAX_SEED:
+            raise BgmError(f"The seed must be between 0 and {MAX_SEED}.")
+        if not 0 <= self.variation <= MAX_VARIATION:
+            raise BgmError(f"The variation must be between 0 and {MAX_VARIATION}.")
+        if self.key is not None:
+            object.__setattr__(self, "key", Key.parse(self.key).name)  # one spelling from here on
+        if self.lead is not None and not 0 <= self.lead <= 127:
+            raise BgmError("The lead must be a General MIDI program, 1 to 128.")
         if self.tempo is not None and not 30 <= self.tempo <= 240:
             raise BgmError("Tempo must be between 30 and 240 beats per minute.")
         if self.temperature is not None and not 0.05 <= self.temperature <= 3:
@@ -64,11 +84,14 @@ class ComposeRequest:
         return self if self.seed is not None else replace(self, seed=secrets.randbelow(2**31))
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return {**asdict(self), "primer": self.primer.to_dict() if self.primer else None}
 
     @classmethod
     def from_dict(cls, data: dict) -> ComposeRequest:
-        return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
+        fields = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
+        if fields.get("primer") is not None:
+            fields["primer"] = Primer.from_dict(fields["primer"])
+        return cls(**fields)
 
 
 @dataclass(frozen=True)
@@ -78,6 +101,35 @@ class Composition:
     tokens: tuple[str, ...]
     sections: tuple[Section, ...]
     key: str = ""  # e.g. "D minor" when the composer chose it ("": estimated from the tune when arranged)
+
+    @property
+    def bars(self) -> int:
+        return len(self.tokens) // BAR_STEPS
+
+    @property
+    def primer_bars(self) -> int:
+        """Bars of verse 1 that are the request's primer (it is cut to the part's length)."""
+        primer = self.request.primer
+        return min(primer.bars, part_bars(self.request.length)) if primer else 0
+
+    def to_dict(self) -> dict:
+        return {
+            "request": self.request.to_dict(),
+            "model_version": self.model_version,
+            "tokens": list(self.tokens),
+            "sections": [asdict(s) for s in self.sections],
+            "key": self.key,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Composition:
+        return cls(
+            ComposeRequest.from_dict(data["request"]),
+            int(data["model_version"]),
+            tuple(data["tokens"]),
+            tuple(Section(**s) for s in data["sections"]),
+            str(data["key"]),
+        )
 
 
 class Composer:
@@ -111,19 +163,26 @@ class Composer:
         picks = song_rng.choice(len(primers), size=3, replace=len(primers) < 3)
         tonic = int(song_rng.choice(style.keys))
         rng = np.random.default_rng([request.seed, request.variation])
+        if request.key:
+            chosen = Key.from_name(request.key)
+        elif request.primer:
+            chosen = Key.from_name(request.primer.key)
+        else:
+            chosen = Key(tonic, style.mode)
 
         def choose(logits: np.ndarray) -> np.ndarray:
             return self.decoder(logits, temperature, top_p, rng)
 
         generator = Generator(self.client, info, choose, RESTART_EVERY)
         # A melody network writes in C major / A minor: the rules and phrase plans are written for that.
-        rules = Rules(mode=style.mode) if info.normalised_key else None
+        rules = Rules(mode=chosen.mode) if info.normalised_key else None
         plan = phrases.plan(bars) if info.position_period else None
+        opening = self._opening(request.primer, info, chosen.mode, bars * BAR_STEPS)
         if progress:
             progress(Stage.FIRST_PARTS)
         # A copy: the model's primers stay as they are. Parts start where the primers end.
         rows = Rows(np.array(primers[picks], dtype=np.int32), np.full(3, mood, dtype=np.int32), info.window)
-        verse1, chorus, bridge = await generator.write(rows, bars * BAR_STEPS, rules, plan)
+        verse1, chorus, bridge = await generator.write(rows, bars * BAR_STEPS, rules, plan, opening)
         if progress:
             progress(Stage.VERSE_2)
         (verse2,) = await generator.write(rows.row(0), bars * BAR_STEPS, rules, plan)
@@ -135,9 +194,20 @@ class Composer:
         tokens, sections = layout(named)
         key = ""
         if info.normalised_key:
-            chosen = Key(tonic, style.mode)
             tokens, key = transpose(tokens, to_key(chosen)), chosen.name
-        else:
+        elif not request.primer:
             # Older models lean to major (most of the corpus is); sad and tense songs should sound minor.
-            tokens = encode(with_mode(decode(tokens), style.mode), len(tokens))
+            tokens = encode(with_mode(decode(tokens), chosen.mode), len(tokens))
         return Composition(request, info.version, tuple(tokens), tuple(sections), key)
+
+    @staticmethod
+    def _opening(
+        primer: Primer | None, info: ModelInfo, mode: str, steps: int
+    ) -> dict[int, list[int]] | None:
+        """Verse 1's first steps, forced: the primer as the model writes (in C major / A minor for a
+        key-normalised model), cut to the part's length."""
+        if primer is None:
+            return None
+        tokens = primer.in_normal_key(mode) if info.normalised_key else list(primer.tokens)
+        index = {token: i for i, token in enumerate(info.vocab)}
+        return {0: [index[t] for t in fit_vocab(tokens[:steps], info.vocab)]}

@@ -13,7 +13,8 @@ stays the same).
 
 On top of the model: ``Constraints`` (bgm/constraints.py) adjust the logits
 before sampling, and a phrase plan (bgm/phrases.py) forces the bars that
-repeat an earlier bar; a forced token is fed to the model as if it had chosen
+repeat an earlier bar; an ``opening`` (a user's primer, bgm/primer.py) forces
+a row's first steps. A forced token is fed to the model as if it had chosen
 it.
 """
 
@@ -80,8 +81,10 @@ class Generator:
         steps: int,
         rules: Rules | None = None,
         plan: tuple[int | None, ...] | None = None,
+        opening: dict[int, list[int]] | None = None,
     ) -> np.ndarray:
-        """[rows, steps] token ids continuing each row's history (which moves on with them)."""
+        """[rows, steps] token ids continuing each row's history (which moves on with them);
+        ``opening[r]``: the ids row ``r`` starts with, whatever the model or the plan would choose."""
         start = rows.history.shape[1]
         constraints = None
         if rules is not None:
@@ -98,6 +101,9 @@ class Generator:
                     copy = forced(written, t, BAR, plan)
                     if copy is not None:
                         ids[r] = copy
+            for r, forced_ids in (opening or {}).items():
+                if t < len(forced_ids):
+                    ids[r] = forced_ids[t]
             if constraints is not None:
                 constraints.advance(ids)
             rows.history = np.concatenate([rows.history, ids[:, None]], axis=1)

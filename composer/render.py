@@ -18,6 +18,8 @@ from bgm.arrangement import Arrangement, arrange
 from bgm.form import Section, song_onsets
 from bgm.harmony import Key
 from bgm.midi import write_midi
+from bgm.picture import draw_piano_roll
+from bgm.stems import render_stems
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +39,8 @@ class SongFiles:
     key: str
     tempo: int
     no_audio: NoAudio | None = None  # why ``audio`` is None, when it is
+    stems: tuple[Path, ...] = ()  # one audio file per part, when asked for
+    picture: Path | None = None  # the piano roll (PNG), when asked for
 
 
 def ready(soundfont: Path | None = None) -> bool:
@@ -49,6 +53,17 @@ def ready(soundfont: Path | None = None) -> bool:
     return True
 
 
+@dataclass(frozen=True)
+class Extras:
+    """What a song may have besides its defaults: its lead instrument, a loop, stems, a picture."""
+
+    lead: int | None = None  # the melody's General MIDI program
+    keep_register: bool = False  # the melody stays in its octave (it opens with a user's primer)
+    loop: bool = False
+    stems: bool = False
+    picture: bool = False
+
+
 def _midi(
     tokens: list[str],
     sections: list[Section],
@@ -57,10 +72,21 @@ def _midi(
     stem: str,
     tempo: int | None,
     key: str,
+    extras: Extras = Extras(),
 ) -> tuple[Arrangement, SongFiles]:
     out_dir.mkdir(parents=True, exist_ok=True)
     known = Key.from_name(key) if key else None
-    arrangement = arrange(song_onsets(tokens, sections), len(tokens), mood, sections, tempo, known)
+    onsets = song_onsets(tokens, sections)
+    arrangement = arrange(
+        onsets,
+        len(tokens),
+        mood,
+        sections,
+        tempo,
+        known,
+        lead=extras.lead,
+        keep_register=extras.keep_register,
+    )
     midi = write_midi(arrangement, out_dir / f"{stem}.mid")
     return arrangement, SongFiles(midi, None, arrangement.seconds, arrangement.key.name, arrangement.tempo)
 
@@ -74,9 +100,10 @@ def render_midi(
     *,
     tempo: int | None,
     key: str = "",
+    extras: Extras = Extras(),
 ) -> SongFiles:
     """Arrange ``tokens`` for ``mood`` (in ``key``, e.g. "D minor", when known) and write ``<stem>.mid``."""
-    return _midi(tokens, sections, mood, out_dir, stem, tempo, key)[1]
+    return _midi(tokens, sections, mood, out_dir, stem, tempo, key, extras)[1]
 
 
 def render_files(
@@ -91,14 +118,24 @@ def render_files(
     soundfont: Path | None,
     max_bytes: int,
     key: str = "",
+    extras: Extras = Extras(),
 ) -> SongFiles:
-    """The MIDI, then audio small enough that both fit in ``max_bytes`` (``bgm.audio`` steps down)."""
-    arrangement, files = _midi(tokens, sections, mood, out_dir, stem, tempo, key)
-    room = max_bytes - files.midi.stat().st_size
+    """The MIDI (and the picture), then audio small enough that they all fit in ``max_bytes``
+    (``bgm.audio`` steps down); stems, when asked for, beside them and outside that budget."""
+    arrangement, files = _midi(tokens, sections, mood, out_dir, stem, tempo, key, extras)
+    if extras.picture:
+        title = f"{stem} · {arrangement.key.name} · {arrangement.tempo} bpm"
+        files = replace(files, picture=draw_piano_roll(arrangement, sections, out_dir / f"{stem}.png", title))
+    room = max_bytes - sum(p.stat().st_size for p in (files.midi, files.picture) if p is not None)
     if room <= 0:
         return replace(files, no_audio=NoAudio.TOO_LARGE)
+    path = files.midi.with_suffix(f".{fmt}")
     try:
-        path = audio.render(arrangement, sections, files.midi.with_suffix(f".{fmt}"), fmt, soundfont, room)
+        if extras.stems:
+            path, stems = render_stems(arrangement, sections, path, fmt, soundfont, room, extras.loop)
+            files = replace(files, stems=tuple(stems.values()))
+        else:
+            path = audio.render(arrangement, sections, path, fmt, soundfont, room, loop=extras.loop)
     except audio.AudioTooLargeError:
         return replace(files, no_audio=NoAudio.TOO_LARGE)
     except (FileNotFoundError, RuntimeError) as error:  # no fluidsynth or SoundFont: the MIDI still stands

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from bgm.audio import MAX_BYTES
 from composer.composer import Composer, ComposeRequest, Composition, Progress
-from composer.render import SongFiles, ready, render_files
+from composer.render import Extras, SongFiles, ready, render_files
 from composer.render_pool import RenderPool
 from composer.stages import Stage
 
@@ -39,6 +39,8 @@ async def make_song(
     soundfont: Path | None = None,
     progress: Progress | None = None,
     renderer: RenderPool | None = None,
+    stems: bool = False,
+    picture: bool = False,
 ) -> Song:
     loop = asyncio.get_running_loop()
     # Synthesisers start on a thread while the song is composed (a render pool's workers have theirs).
@@ -48,8 +50,34 @@ async def make_song(
         await warming
     if progress:
         progress(Stage.RENDERING)
+    render = song_renderer(composition, out_dir, fmt, soundfont, max_bytes, stems=stems, picture=picture)
+    if renderer is not None:
+        files = await renderer.run(render)
+    else:
+        files = await loop.run_in_executor(None, render)
+    return Song(composition, files)
+
+
+def song_renderer(
+    composition: Composition,
+    out_dir: Path,
+    fmt: str = "ogg",
+    soundfont: Path | None = None,
+    max_bytes: int = MAX_BYTES,
+    *,
+    stems: bool = False,
+    picture: bool = False,
+) -> functools.partial[SongFiles]:
+    """The job that renders ``composition``'s files (for a render worker: it pickles)."""
     seeded = composition.request
-    render = functools.partial(
+    extras = Extras(
+        lead=seeded.lead,
+        keep_register=seeded.primer is not None,
+        loop=seeded.loop,
+        stems=stems,
+        picture=picture,
+    )
+    return functools.partial(
         render_files,
         list(composition.tokens),
         list(composition.sections),
@@ -61,9 +89,5 @@ async def make_song(
         soundfont=soundfont,
         max_bytes=max_bytes,
         key=composition.key,
+        extras=extras,
     )
-    if renderer is not None:
-        files = await renderer.run(render)
-    else:
-        files = await loop.run_in_executor(None, render)
-    return Song(composition, files)

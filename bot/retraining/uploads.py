@@ -19,7 +19,7 @@ from pathlib import Path
 
 from bgm import files
 from bgm.errors import BgmError
-from bgm.files import MUSIC_SUFFIXES, ZIP_SUFFIX, ZipLimits, megabytes
+from bgm.files import MUSIC_SUFFIXES, ZIP_SUFFIX, ZipLimits, megabytes, shown
 
 ALLOWED = (*MUSIC_SUFFIXES, ZIP_SUFFIX)
 
@@ -52,12 +52,6 @@ class MusicFile:
     origin: str  # where it came from, for messages: "songs.zip/reel.mid"
     suffix: str  # one of MUSIC_SUFFIXES
     data: bytes
-
-
-def shown(name: str) -> str:
-    """A user's file name made safe to quote in a message: printable, short, in backticks."""
-    clean = "".join(c for c in name if c.isprintable()).replace("`", "'")
-    return f"`{clean[:60] + '…' if len(clean) > 60 else clean}`"
 
 
 def check_attachments(items: list[tuple[str, int]], limits: UploadLimits) -> None:
