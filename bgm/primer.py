@@ -40,6 +40,9 @@ class PrimerRejected(BgmError):
         self.name, self.reason = name, reason
         super().__init__(f"The primer {shown(name)} {reason}.")
 
+    def __reduce__(self):  # raised in a render worker, it crosses back pickled: with both arguments
+        return type(self), (self.name, self.reason)
+
 
 @dataclass(frozen=True)
 class Primer:
@@ -74,13 +77,8 @@ class Primer:
 
 def read_primer(name: str, data: bytes) -> Primer:
     """The primer in the file ``name`` holding ``data``; ``PrimerRejected`` (one sentence) if unusable."""
+    check_name_and_size(name, len(data))
     suffix = files.suffix(name)
-    if suffix not in MUSIC_SUFFIXES:
-        raise PrimerRejected(name, f"is not a music file (a primer is one of {' '.join(MUSIC_SUFFIXES)})")
-    if len(data) > MAX_BYTES:
-        raise PrimerRejected(
-            name, f"is {files.megabytes(len(data))}, over the {files.megabytes(MAX_BYTES)} limit"
-        )
     if problem := files.content_problem(suffix, data, LIMITS, quote=shown):
         raise PrimerRejected(name, problem)
     try:
@@ -88,6 +86,14 @@ def read_primer(name: str, data: bytes) -> Primer:
             return primer_of(_parse(name, suffix, data), name)
     except _OutOfTime:
         raise PrimerRejected(name, f"took longer than {PARSE_TIME_S:g} s to read (far too long?)") from None
+
+
+def check_name_and_size(name: str, size: int) -> None:
+    """What can be told before reading a byte (an attachment, before downloading it)."""
+    if files.suffix(name) not in MUSIC_SUFFIXES:
+        raise PrimerRejected(name, f"is not a music file (a primer is one of {' '.join(MUSIC_SUFFIXES)})")
+    if size > MAX_BYTES:
+        raise PrimerRejected(name, f"is {files.megabytes(size)}, over the {files.megabytes(MAX_BYTES)} limit")
 
 
 def primer_of(score, name: str = "") -> Primer:

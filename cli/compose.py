@@ -126,8 +126,11 @@ def compose(args: argparse.Namespace, settings: Settings) -> int:
     if files.picture:
         print(f"picture: {files.picture}")
     seeded = composition.request
-    extras = [f"lead {instruments.name(seeded.lead)}"] * (seeded.lead is not None)
-    extras += [f"a loop of {composition.bars} bars"] * seeded.loop
+    extras = []
+    if seeded.lead is not None:
+        extras.append(f"lead {instruments.name(seeded.lead)}")
+    if seeded.loop:
+        extras.append(f"a loop of {composition.bars} bars")
     if seeded.primer is not None:
         extras.append(f"opening with {composition.primer_bars} bars of {seeded.primer.source}")
     print(

@@ -1,0 +1,170 @@
+"""``bgm compose``'s options for a song your way, with the shipped default model: a primer, a key, a
+lead instrument, a seamless loop, stems and a picture; and every option out of range refused in one
+sentence with exit status 2 before anything starts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import mido
+import numpy as np
+import pytest
+import soundfile as sf
+from music21 import converter
+
+from bgm.loop import seam_step
+from bgm.styles import STYLES
+from cli.main import main
+from tests.bgm.test_primer import BAD, TUNE, midi_bytes
+
+ROOT = Path(__file__).parents[2]
+MODELS = ROOT / "models"  # the shipped default model (stable: version 3)
+BAR_TICKS = 4 * 480
+
+
+def compose(out: Path, *options: str) -> int:
+    return main(["compose", "--length", "short", "--models", str(MODELS), "--out", str(out), *options])
+
+
+def melody_notes(path: Path) -> tuple[int, list[tuple[int, int]]]:
+    """The melody track's program and its notes as (tick, pitch)."""
+    track = next(t for t in mido.MidiFile(path).tracks if t.name == "melody")
+    now, program, notes = 0, None, []
+    for message in track:
+        now += message.time
+        if message.type == "program_change":
+            program = message.program
+        elif message.type == "note_on" and message.velocity:
+            notes.append((now, message.note))
+    return program, notes
+
+
+def analysed_key(path: Path) -> tuple[str, str]:
+    key = converter.parse(str(path)).analyze("key")
+    return key.tonic.name, key.mode
+
+
+@pytest.fixture(scope="module")
+def primed(tmp_path_factory):
+    """A calm song opening with a primer in D major, for violin, as a loop, with stems and a picture."""
+    folder = tmp_path_factory.mktemp("primed")
+    (folder / "ode.mid").write_bytes(midi_bytes(TUNE))
+    out = folder / "out"
+    code = compose(
+        out, "--mood", "calm", "--seed", "7", "--primer", str(folder / "ode.mid"),
+        "--lead", "violin", "--loop", "--stems", "--picture",
+    )  # fmt: skip
+    return code, out / "bgm-calm-7"
+
+
+@pytest.fixture(scope="module")
+def keyed(tmp_path_factory):
+    out = tmp_path_factory.mktemp("keyed")
+    return compose(out, "--mood", "happy", "--seed", "11", "--key", "d minor"), out / "bgm-happy-11"
+
+
+def test_the_song_opens_with_the_primers_notes_at_their_places(primed):
+    code, stem = primed
+    assert code == 0
+    _, notes = melody_notes(stem.with_suffix(".mid"))
+    expected = [(round((beat + 3) * 480), pitch) for beat, pitch, _ in TUNE]  # after its pickup's rest
+    assert [n for n in notes if n[0] < 2 * BAR_TICKS] == expected
+
+
+def test_the_song_keeps_the_primers_key(primed):
+    _, stem = primed
+    assert analysed_key(stem.with_suffix(".mid")) == ("D", "major")
+
+
+def test_the_key_asked_for_is_the_key_music21_hears(keyed):
+    code, stem = keyed
+    assert code == 0
+    assert analysed_key(stem.with_suffix(".mid")) == ("D", "minor")
+
+
+def test_the_lead_plays_the_melody_and_the_rest_keeps_the_moods_instruments(primed):
+    _, stem = primed
+    program, _ = melody_notes(stem.with_suffix(".mid"))
+    assert program == 40  # Violin
+    programs = {t.name: next(m.program for m in t if m.type == "program_change") for t in
+                mido.MidiFile(stem.with_suffix(".mid")).tracks[1:]}  # fmt: skip
+    assert (programs["harmony"], programs["bass"]) == (
+        STYLES["calm"].harmony_program,
+        STYLES["calm"].bass_program,
+    )
+
+
+def test_the_loop_is_whole_bars_long_and_its_seam_does_not_click(primed):
+    _, stem = primed
+    midi = mido.MidiFile(stem.with_suffix(".mid"))
+    ends = {sum(m.time for m in track) for track in midi.tracks}
+    assert len(ends) == 1 and ends.pop() % BAR_TICKS == 0  # the MIDI ends on a bar line
+    bars = sum(m.time for m in midi.tracks[0]) // BAR_TICKS
+    audio, rate = sf.read(stem.with_suffix(".ogg"), dtype="float32")
+    assert len(audio) == round(bars * 4 * 60 / STYLES["calm"].tempo * rate)  # to the sample
+    seam, nearby = seam_step(audio, rate)
+    assert seam <= nearby, f"a step of {seam:.4f} at the seam, at most {nearby:.4f} within 10 ms of it"
+
+
+def test_the_stems_are_as_long_as_the_mix_and_add_up_to_it(primed):
+    _, stem = primed
+    mix, rate = sf.read(stem.with_suffix(".ogg"), dtype="float32")
+    parts = {name: sf.read(stem.with_name(f"{stem.name}-{name}.ogg"), dtype="float32") for name in
+             ("melody", "harmony", "bass")}  # fmt: skip
+    assert not stem.with_name(f"{stem.name}-drums.ogg").exists()  # calm has no drums
+    assert {(len(a), r) for a, r in parts.values()} == {(len(mix), rate)}
+    residual = mix - sum(a for a, _ in parts.values())
+    error_db = 10 * np.log10(np.mean(residual**2) / np.mean(mix**2))
+    assert error_db < -25, f"the stems add up to the mix only within {error_db:.1f} dB"
+
+
+def test_the_picture_is_a_png_piano_roll(primed):
+    _, stem = primed
+    from PIL import Image
+
+    with Image.open(stem.with_suffix(".png")) as image:
+        assert image.format == "PNG" and image.size == (1200, 450)
+        colours = set(image.convert("RGB").getdata())
+    assert (232, 89, 12) in colours  # the melody's orange is drawn
+
+
+def run_refused(tmp_path, capsys, *options: str) -> str:
+    out = tmp_path / "out"
+    code = main(["compose", "--mood", "calm", "--models", str(MODELS), "--out", str(out), *options])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    assert not out.exists() or not any(out.iterdir())
+    return err
+
+
+@pytest.mark.parametrize(
+    "options, said",
+    [
+        (("--seed", "-1"), "The seed must be between 0 and 2147483647."),
+        (("--variation", "-5"), "The variation must be between 0 and 1000000."),
+        (("--tempo", "500"), "Tempo must be between 30 and 240"),
+        (("--temperature", "0"), "Temperature must be between 0.05 and 3."),
+        (("--top-p", "2"), "top-p must be in (0, 1]."),
+        (("--key", "H minor"), "'H minor' is not a key"),
+        (("--lead", "kazoo"), "'kazoo' is not a General MIDI instrument; did you mean"),
+        (("--lead", "0"), "numbered 1 to 128"),
+        (("--soundfont", "/nonexistent/font.sf2"), "The SoundFont /nonexistent/font.sf2 does not exist"),
+        (("--primer", "/nonexistent/tune.mid"), "The primer /nonexistent/tune.mid cannot be read"),
+    ],
+)
+def test_an_option_out_of_range_is_one_sentence_and_exit_status_2(options, said, tmp_path, capsys):
+    assert said in run_refused(tmp_path, capsys, *options)
+
+
+@pytest.mark.parametrize("case", BAD)
+def test_a_bad_primer_is_refused_before_anything_starts(case, tmp_path, capsys):
+    name, data, reason = BAD[case]
+    (tmp_path / name).write_bytes(data)
+    assert reason in run_refused(tmp_path, capsys, "--primer", str(tmp_path / name))
+    assert sorted(p.name for p in tmp_path.iterdir()) == [name]  # nothing beside it
+
+
+def test_an_output_folder_that_is_a_file_is_refused(tmp_path, capsys):
+    (tmp_path / "out").write_text("")
+    code = main(["compose", "--mood", "calm", "--models", str(MODELS), "--out", str(tmp_path / "out")])
+    assert code == 2 and "is a file" in capsys.readouterr().err
