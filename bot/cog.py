@@ -21,7 +21,9 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bgm import instruments
 from bgm.errors import BgmError
+from bgm.harmony import Key
 from bgm.moods import MOODS
 from bot import formatting
 from bot.checks import admin_only
@@ -38,6 +40,7 @@ log = logging.getLogger(__name__)
 STATUS_TIMEOUT_S = 5.0
 MAX_SEED = 2**31 - 1
 MAX_EPOCHS_OPTION = 1000
+KEY_NAMES = [Key(tonic, mode).name for mode in ("major", "minor") for tonic in range(12)]
 
 
 async def _out_of_range(interaction: discord.Interaction, name: str, value, low: int, high: int) -> bool:
@@ -78,6 +81,10 @@ class BgmCog(commands.GroupCog, name="bgm", group_name="bgm", group_description=
         length="how long the song's parts are (default medium)",
         seed="the same seed on the same model version gives the same song",
         tempo="beats per minute (default: the mood's)",
+        key='the key, e.g. "D minor" or "F# major" (default: the mood\'s, or the primer\'s)',
+        lead="the melody's instrument: a General MIDI name or number 1-128 (default: the mood's)",
+        loop="audio that loops seamlessly: whole bars, its reverb tail folded into its start",
+        primer="a MIDI, MusicXML or ABC file: the song opens with its first bars and goes on from them",
     )
     @app_commands.choices(mood=[app_commands.Choice(name=m, value=m) for m in MOODS])
     async def compose(
@@ -87,6 +94,10 @@ class BgmCog(commands.GroupCog, name="bgm", group_name="bgm", group_description=
         length: Literal["short", "medium", "long"] = "medium",
         seed: app_commands.Range[int, 0, MAX_SEED] | None = None,
         tempo: app_commands.Range[int, 30, 240] | None = None,
+        key: app_commands.Range[str, 1, 40] | None = None,
+        lead: app_commands.Range[str, 1, 60] | None = None,
+        loop: bool = False,
+        primer: discord.Attachment | None = None,
     ) -> None:
         # Choices bind Discord's client, not a crafted request: an unknown mood was queued and posted
         # publicly before failing, and a 6,000-character one made an error reply too long to send.
@@ -98,7 +109,27 @@ class BgmCog(commands.GroupCog, name="bgm", group_name="bgm", group_description=
             return
         if await _out_of_range(interaction, "The seed", seed, 0, MAX_SEED):
             return
-        await self.tracks.start(interaction, ComposeRequest(mood, length, seed, tempo=tempo), parent=None)
+        # A key, lead or tempo out of range raises BgmError here, answered privately (app.on_tree_error).
+        request = ComposeRequest(
+            mood,
+            length,
+            seed,
+            tempo=tempo,
+            key=key,
+            lead=None if lead is None else instruments.program(lead),
+            loop=loop,
+        )
+        await self.tracks.start(interaction, request, parent=None, primer=primer)
+
+    @compose.autocomplete("key")
+    async def _keys(self, interaction: discord.Interaction, typed: str) -> list[app_commands.Choice[str]]:
+        wanted = typed.strip().lower()
+        found = [k for k in KEY_NAMES if k.lower().startswith(wanted)] or KEY_NAMES
+        return [app_commands.Choice(name=k, value=k) for k in found[:25]]
+
+    @compose.autocomplete("lead")
+    async def _leads(self, interaction: discord.Interaction, typed: str) -> list[app_commands.Choice[str]]:
+        return [app_commands.Choice(name=name, value=name) for name in instruments.matches(typed, 25)]
 
     @app_commands.command(description="The live model, the model server's health and the queue")
     async def status(self, interaction: discord.Interaction) -> None:

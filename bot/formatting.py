@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import discord
 
+from bgm import instruments
+from bgm.files import shown
 from bot.retraining.runner import Phase, TrainProgress
 from bot.tracks.store import Track
 from composer.render import NoAudio
@@ -85,10 +87,19 @@ def track_embed(
     seed = f"{request.seed}" + (f" · variation {request.variation}" if request.variation else "")
     embed.add_field(name="Seed", value=seed)
     embed.add_field(name="Model version", value=str(track.model_version))
+    if request.lead is not None:
+        embed.add_field(name="Lead", value=instruments.name(request.lead))
+    if request.loop:
+        embed.add_field(name="Loop", value="seamless, whole bars")
+    if request.primer is not None:
+        embed.add_field(name="Primer", value=f"{shown(request.primer.source)} ({request.primer.key})")
     embed.add_field(name="Asked by", value=requester, inline=False)
     if note:
         embed.add_field(name="Note", value=note, inline=False)
-    embed.set_footer(text="Regenerate: same options, new seed · Variation: same seed and form, new sampling")
+    embed.set_footer(
+        text="Regenerate: same options, new seed · Variation: same seed and form, new sampling · "
+        "Stems: one audio file per part"
+    )
     return embed
 
 

@@ -3,8 +3,10 @@
 The request takes its place in the queue first (a reservation, before anything is awaited, so a
 burst of requests cannot overfill it), then is answered within Discord's 3 seconds and recorded (so
 its buttons can find it after a restart), queued, and its message shows the queue position, then
-each stage, then becomes the result: audio first (it plays inline), the MIDI, an embed and the
-Regenerate / Variation buttons.
+each stage, then becomes the result: audio first (it plays inline), the MIDI, an embed with the
+song's piano roll, and the Regenerate / Variation / Stems buttons. A primer attached to the command
+is read in a render worker after the deferral (a refusal is said privately and the deferred reply
+removed); the composition is kept beside the song's files, so Stems renders the song that was posted.
 
 A track stays ``pending`` in the store until its requester has an answer. A bot that was killed
 with songs queued leaves them pending; the next one ``recover``s them: each is made again and posted
@@ -15,6 +17,9 @@ is told it was lost. None is dropped silently.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -24,23 +29,26 @@ from pathlib import Path
 import discord
 
 from bgm.errors import BgmError
+from bgm.primer import Primer, PrimerRejected, check_name_and_size, read_primer
 from bot import formatting
 from bot.live import LiveText
 from bot.replies import ChannelReply, Reply
 from bot.settings import BotSettings
 from bot.tracks.buttons import track_view
 from bot.tracks.queue import JobQueue, Reservation
+from bot.tracks.stems import bundle
 from bot.tracks.store import FAILED, POSTED, Track, TrackStore
-from composer.composer import Composer, ComposeRequest
-from composer.render import NoAudio
+from composer.composer import Composer, ComposeRequest, Composition
+from composer.render import NoAudio, SongFiles
 from composer.render_pool import RenderPool
-from composer.song import Song, make_song
+from composer.song import Song, file_stem, make_song, song_renderer
 
 log = logging.getLogger(__name__)
 RESUME_WITHIN_S = 3600.0  # a request older than this when the bot comes back is reported, not made
 DEFAULT_UPLOAD_LIMIT = discord.utils.DEFAULT_FILE_SIZE_LIMIT_BYTES
 ENVELOPE_BYTES = 64 * 1024  # the embed and multipart overhead that shares the upload with the files
 SOMETHING_WRONG = "Something went wrong while composing; it has been logged."
+SONG_RECORD = "song.json"  # the composition, beside its files: what Stems renders
 
 
 class TrackMaker:
@@ -58,19 +66,33 @@ class TrackMaker:
         self.renderer = renderer  # render worker processes in the bot; None: the loop's default threads
         self._active: set[asyncio.Task] = set()  # handlers still to tell their requester something
 
-    async def start(self, interaction: discord.Interaction, request: ComposeRequest, parent: Track | None):
+    async def start(
+        self,
+        interaction: discord.Interaction,
+        request: ComposeRequest,
+        parent: Track | None,
+        primer: discord.Attachment | None = None,
+    ):
         """Answer within Discord's 3 seconds, then follow the track to its posting."""
         user = interaction.user
         try:
+            if primer is not None:  # what its name and size tell, before anything is downloaded
+                check_name_and_size(primer.filename, primer.size)
             place = self.queue.reserve(user.id)  # before any await: the check and the place are one step
-        except BgmError as error:  # full, cooldown, too many, closing: said privately, nothing queued
-            await interaction.response.send_message(f"⏳ {error}", ephemeral=True)
+        except BgmError as error:  # full, cooldown, too many, closing, a bad primer: said privately
+            mark = "❌" if isinstance(error, PrimerRejected) else "⏳"
+            await interaction.response.send_message(f"{mark} {error}", ephemeral=True)
             return
         task = asyncio.current_task()
         self._active.add(task)
         try:
             reply = Reply(interaction)
             await interaction.response.defer(thinking=True)
+            if primer is not None:
+                read = await self._read_primer(interaction, primer)
+                if read is None:
+                    return
+                request = replace(request, primer=read)
             track = await self.store.add(
                 Track(
                     user.id,
@@ -90,6 +112,26 @@ class TrackMaker:
         finally:
             place.release()  # if it was not used (the defer failed...): the place goes to someone else
             self._active.discard(task)
+
+    async def _read_primer(
+        self, interaction: discord.Interaction, attachment: discord.Attachment
+    ) -> Primer | None:
+        """The attached primer, read in a render worker (music21 holds the GIL for as long as it
+        parses); ``None`` when refused: the reason said privately, the deferred reply removed."""
+        try:
+            data = await attachment.read()
+            job = functools.partial(read_primer, attachment.filename, data)
+            if self.renderer is not None:
+                return await self.renderer.run(job)
+            return await asyncio.get_running_loop().run_in_executor(None, job)
+        except PrimerRejected as error:
+            text = f"❌ {error} Nothing was composed."
+        except discord.HTTPException:
+            text = "❌ The primer could not be downloaded from Discord; try again."
+        await interaction.followup.send(text, ephemeral=True)
+        with contextlib.suppress(discord.HTTPException):
+            await interaction.delete_original_response()
+        return None
 
     async def remix(self, interaction: discord.Interaction, track_id: int, kind: str) -> None:
         """A button press: the track again with a new seed (regen) or its next variation (var)."""
@@ -161,16 +203,21 @@ class TrackMaker:
         live = LiveText(reply.show)
 
         async def work() -> Song:
-            return await make_song(
+            folder = self._folder(track.id)
+            song = await make_song(
                 self.composer,
                 track.request,
-                self.settings.data_dir / "songs" / str(track.id),
+                folder,
                 max_bytes=upload_limit - ENVELOPE_BYTES,
                 fmt=self.settings.audio_format,
                 soundfont=self.settings.soundfont,
                 progress=lambda stage: live.set(formatting.stage_text(stage)),
                 renderer=self.renderer,
+                picture=True,
             )
+            record = json.dumps(song.composition.to_dict())
+            await asyncio.to_thread((folder / SONG_RECORD).write_text, record)
+            return song
 
         try:
             ticket = self.queue.submit(
@@ -208,12 +255,12 @@ class TrackMaker:
         )
         paths = [files.audio, files.midi] if files.audio else [files.midi]
         try:
-            message = await self._send(reply, done, parent, paths, files.no_audio, mention)
+            message = await self._send(reply, done, parent, paths, files, files.no_audio, mention)
         except discord.HTTPException as error:
             if error.status != 413 or not files.audio:
                 raise
             # The channel's limit was smaller than the interaction said: the MIDI alone.
-            message = await self._send(reply, done, parent, [files.midi], NoAudio.TOO_LARGE, mention)
+            message = await self._send(reply, done, parent, [files.midi], files, NoAudio.TOO_LARGE, mention)
         await self.store.update(
             track.id,
             request=done.request,
@@ -228,10 +275,69 @@ class TrackMaker:
 
     @staticmethod
     async def _send(
-        reply, track, parent, paths: list[Path], no_audio: NoAudio | None, mention
+        reply, track, parent, paths: list[Path], files: SongFiles, no_audio: NoAudio | None, mention
     ) -> discord.Message:
         embed = formatting.track_embed(track, mention, parent, formatting.no_audio_note(no_audio))
+        if files.picture is not None:  # the piano roll is the embed's image, attached beside the song
+            embed.set_image(url=f"attachment://{files.picture.name}")
+            paths = [*paths, files.picture]
         return await reply.finish(embed=embed, paths=paths, view=track_view(track.id))
+
+    def _folder(self, track_id: int) -> Path:
+        return self.settings.data_dir / "songs" / str(track_id)
+
+    async def stems(self, interaction: discord.Interaction, track_id: int) -> None:
+        """The Stems button: each part of the posted song as its own audio file, in one zip when the
+        channel takes it, else the largest parts that fit, with a note. Queued like a song."""
+        record = self._folder(track_id) / SONG_RECORD
+        track = await self.store.get(track_id)
+        if track is None or not await asyncio.to_thread(record.is_file):
+            await interaction.response.send_message(
+                "I have no record of that track's song any more.", ephemeral=True
+            )
+            return
+        try:
+            place = self.queue.reserve(interaction.user.id)
+        except BgmError as error:
+            await interaction.response.send_message(f"⏳ {error}", ephemeral=True)
+            return
+        try:
+            await interaction.response.defer(thinking=True)
+            limit = interaction.filesize_limit - ENVELOPE_BYTES
+
+            async def work():
+                composition = Composition.from_dict(json.loads(await asyncio.to_thread(record.read_text)))
+                out = self._folder(track_id) / "stems"
+                job = song_renderer(
+                    composition, out, self.settings.audio_format, self.settings.soundfont, stems=True
+                )
+                if self.renderer is not None:
+                    files = await self.renderer.run(job)
+                else:
+                    files = await asyncio.get_running_loop().run_in_executor(None, job)
+                if not files.stems:
+                    raise BgmError(
+                        f"The stems could not be made: {files.no_audio.value if files.no_audio else '?'}."
+                    )
+                zip_path = out / f"{file_stem(composition.request)}-stems.zip"
+                return await asyncio.to_thread(bundle, list(files.stems), zip_path, limit), files.stems
+
+            try:
+                result, stems = await self.queue.submit(interaction.user.id, work, reservation=place)
+            except BgmError as error:
+                await interaction.followup.send(f"❌ {error}")
+                return
+            except Exception:
+                log.exception("making the stems of track %s failed", track_id)
+                await interaction.followup.send(f"❌ {SOMETHING_WRONG}")
+                return
+            parts = ", ".join(p.stem.rsplit("-", 1)[-1] for p in stems)  # <stem>-<part>.<fmt>
+            text = f"🎚️ Stems of track #{track_id}, one file per part: {parts}."
+            if result.note:
+                text += f"\n{result.note}"
+            await interaction.followup.send(text, files=[discord.File(p) for p in result.paths])
+        finally:
+            place.release()
 
     async def shutdown(self, grace: float = 5.0) -> None:
         """Close the queue, then give the handlers time to tell their requesters what happened."""

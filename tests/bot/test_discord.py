@@ -173,7 +173,9 @@ async def test_compose_is_deferred_then_answered_with_midi_audio_and_an_embed(
         # the reply is edited at most once a second).
         assert any(revision.content.startswith(("⏳", "🎼", "🎧")) for revision in message.history)
         files = message.files
-        assert set(files) == {"bgm-calm-7.mid", "bgm-calm-7.ogg"}
+        assert set(files) == {"bgm-calm-7.mid", "bgm-calm-7.ogg", "bgm-calm-7.png"}
+        assert files["bgm-calm-7.png"].startswith(b"\x89PNG\r\n\x1a\n")
+        assert message.embeds[0]["image"]["url"] == "attachment://bgm-calm-7.png"  # the piano roll
         assert mido.MidiFile(file=io.BytesIO(files["bgm-calm-7.mid"])).length > 10
         audio, rate = sf.read(io.BytesIO(files["bgm-calm-7.ogg"]))
         assert rate > 0 and len(audio) > rate * 10
@@ -181,7 +183,7 @@ async def test_compose_is_deferred_then_answered_with_midi_audio_and_an_embed(
         assert (details["Mood"], details["Seed"], details["Model version"]) == ("calm", "7", "1")
         assert details["Tempo"].endswith("bpm") and details["Key"] != "?"
         assert str(fake.regular.user.id) in details["Asked by"]
-        assert message.custom_ids == ["bgm:regen:1", "bgm:var:1"]
+        assert message.custom_ids == ["bgm:regen:1", "bgm:var:1", "bgm:stems:1"]
         fake.assert_no_unknown_routes()
     # The event loop kept turning while the song was composed and rendered.
     # Rendering or composing on the loop would block it for seconds; 0.5 s leaves room for a busy CI box.
@@ -199,7 +201,7 @@ async def test_buttons_post_new_linked_tracks_even_after_a_restart(shared_server
             assert variation.id != first.id
             assert fields(variation)["Seed"] == "11 · variation 1"
             assert "Variation of [track #1]" in variation.embeds[0]["description"]
-            assert variation.custom_ids == ["bgm:regen:2", "bgm:var:2"]
+            assert variation.custom_ids == ["bgm:regen:2", "bgm:var:2", "bgm:stems:2"]
 
             click = await fake.click_button(first, "bgm:regen:1", user=fake.regular)
             await fake.wait_for(lambda: click.original is not None and click.original.attachments, SONG_S)
@@ -300,7 +302,7 @@ async def test_a_model_server_outage_is_told_and_survived(own_server, tmp_path, 
                     break
                 await asyncio.sleep(0.5)
             _, song = await compose(fake, fake.regular, mood="calm", length="short", seed=5)
-            assert set(song.files) == {"bgm-calm-5.mid", "bgm-calm-5.ogg"}
+            assert set(song.files) == {"bgm-calm-5.mid", "bgm-calm-5.ogg", "bgm-calm-5.png"}
         finally:
             back.stop(grace=0)
 
@@ -318,7 +320,7 @@ async def test_a_song_outliving_its_interaction_token_is_posted_in_the_channel(
             lambda m: m.attachments and m.interaction is None, timeout=SONG_S
         )
         assert message.content == fake.regular.user.mention
-        assert fields(message)["Mood"] == "happy" and len(message.attachments) == 2
+        assert fields(message)["Mood"] == "happy" and len(message.attachments) == 3
 
 
 async def test_on_shutdown_queued_requesters_are_told(shared_server, tmp_path, restore_discord):

@@ -46,29 +46,31 @@ def analysed_key(path: Path) -> tuple[str, str]:
 
 @pytest.fixture(scope="module")
 def primed(tmp_path_factory):
-    """A calm song opening with a primer in D major, for violin, as a loop, with stems and a picture."""
+    """A calm song opening with a primer in D major (after a three-beat rest), for violin, as a loop,
+    with stems and a picture; WAV, so that the stems can add up to the mix beyond a codec's error."""
     folder = tmp_path_factory.mktemp("primed")
-    (folder / "ode.mid").write_bytes(midi_bytes(TUNE))
+    (folder / "ode.mid").write_bytes(midi_bytes([(beat + 3, pitch, beats) for beat, pitch, beats in TUNE]))
     out = folder / "out"
     code = compose(
         out, "--mood", "calm", "--seed", "7", "--primer", str(folder / "ode.mid"),
-        "--lead", "violin", "--loop", "--stems", "--picture",
+        "--lead", "violin", "--loop", "--stems", "--picture", "--format", "wav",
     )  # fmt: skip
     return code, out / "bgm-calm-7"
 
 
 @pytest.fixture(scope="module")
 def keyed(tmp_path_factory):
+    """A happy (major, with drums) song asked for in D minor, as a loop, in the default Ogg Opus."""
     out = tmp_path_factory.mktemp("keyed")
-    return compose(out, "--mood", "happy", "--seed", "11", "--key", "d minor"), out / "bgm-happy-11"
+    return compose(out, "--mood", "happy", "--seed", "11", "--key", "d minor", "--loop"), out / "bgm-happy-11"
 
 
 def test_the_song_opens_with_the_primers_notes_at_their_places(primed):
     code, stem = primed
     assert code == 0
     _, notes = melody_notes(stem.with_suffix(".mid"))
-    expected = [(round((beat + 3) * 480), pitch) for beat, pitch, _ in TUNE]  # after its pickup's rest
-    assert [n for n in notes if n[0] < 2 * BAR_TICKS] == expected
+    expected = [(round((beat + 3) * 480), pitch) for beat, pitch, _ in TUNE]  # after the rest
+    assert [n for n in notes if n[0] < 3 * BAR_TICKS] == expected
 
 
 def test_the_song_keeps_the_primers_key(primed):
@@ -94,28 +96,31 @@ def test_the_lead_plays_the_melody_and_the_rest_keeps_the_moods_instruments(prim
     )
 
 
-def test_the_loop_is_whole_bars_long_and_its_seam_does_not_click(primed):
-    _, stem = primed
+@pytest.mark.parametrize("song, mood, suffix", [("primed", "calm", ".wav"), ("keyed", "happy", ".ogg")])
+def test_the_loop_is_whole_bars_long_and_its_seam_does_not_click(song, mood, suffix, request):
+    code, stem = request.getfixturevalue(song)
+    assert code == 0
     midi = mido.MidiFile(stem.with_suffix(".mid"))
     ends = {sum(m.time for m in track) for track in midi.tracks}
     assert len(ends) == 1 and ends.pop() % BAR_TICKS == 0  # the MIDI ends on a bar line
     bars = sum(m.time for m in midi.tracks[0]) // BAR_TICKS
-    audio, rate = sf.read(stem.with_suffix(".ogg"), dtype="float32")
-    assert len(audio) == round(bars * 4 * 60 / STYLES["calm"].tempo * rate)  # to the sample
+    audio, rate = sf.read(stem.with_suffix(suffix), dtype="float32")
+    assert len(audio) == round(bars * 4 * 60 / STYLES[mood].tempo * rate)  # to the sample
     seam, nearby = seam_step(audio, rate)
     assert seam <= nearby, f"a step of {seam:.4f} at the seam, at most {nearby:.4f} within 10 ms of it"
 
 
 def test_the_stems_are_as_long_as_the_mix_and_add_up_to_it(primed):
     _, stem = primed
-    mix, rate = sf.read(stem.with_suffix(".ogg"), dtype="float32")
-    parts = {name: sf.read(stem.with_name(f"{stem.name}-{name}.ogg"), dtype="float32") for name in
+    mix, rate = sf.read(stem.with_suffix(".wav"), dtype="float32")
+    parts = {name: sf.read(stem.with_name(f"{stem.name}-{name}.wav"), dtype="float32") for name in
              ("melody", "harmony", "bass")}  # fmt: skip
-    assert not stem.with_name(f"{stem.name}-drums.ogg").exists()  # calm has no drums
+    assert not stem.with_name(f"{stem.name}-drums.wav").exists()  # calm has no drums
     assert {(len(a), r) for a, r in parts.values()} == {(len(mix), rate)}
     residual = mix - sum(a for a, _ in parts.values())
     error_db = 10 * np.log10(np.mean(residual**2) / np.mean(mix**2))
-    assert error_db < -25, f"the stems add up to the mix only within {error_db:.1f} dB"
+    # Where the limiter held a peak of the mix down the stems differ; elsewhere only 16-bit rounding.
+    assert error_db < -35, f"the stems add up to the mix only within {error_db:.1f} dB"
 
 
 def test_the_picture_is_a_png_piano_roll(primed):
@@ -124,7 +129,7 @@ def test_the_picture_is_a_png_piano_roll(primed):
 
     with Image.open(stem.with_suffix(".png")) as image:
         assert image.format == "PNG" and image.size == (1200, 450)
-        colours = set(image.convert("RGB").getdata())
+        colours = {image.convert("RGB").getpixel((x, y)) for x in range(0, 1200, 2) for y in range(0, 450, 2)}
     assert (232, 89, 12) in colours  # the melody's orange is drawn
 
 

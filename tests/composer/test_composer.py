@@ -1,6 +1,7 @@
 """The composer against the embedded server over real gRPC, with a tiny untrained model."""
 
 import asyncio
+import re
 
 import numpy as np
 import pytest
@@ -216,3 +217,42 @@ def test_a_model_without_melody_inputs_still_composes(legacy_server):
     song, client = _compose(legacy_server, ComposeRequest("tense", "short", seed=5), CountingClient)
     assert client.inputs == {("serving_default", ("mood", "tokens")), ("step", ("mood", "state", "token"))}
     assert song.key == "" and len(song.tokens) == BARS_PER_PART["short"] * BAR_STEPS * len(LAYOUT)
+
+
+def test_seed_variation_key_and_lead_out_of_range_are_refused_in_one_sentence():
+    for options, said in (
+        ({"seed": -1}, "The seed must be between 0 and 2147483647."),
+        ({"variation": -5}, "The variation must be between 0 and 1000000."),
+        ({"key": "H minor"}, "'H minor' is not a key"),
+        ({"lead": 128}, "The lead must be a General MIDI program, 1 to 128."),
+    ):
+        with pytest.raises(BgmError, match=re.escape(said)):
+            ComposeRequest("calm", **options)
+
+
+def test_a_request_with_every_option_round_trips_through_a_dict():
+    from bgm.primer import Primer
+
+    primer = Primer(("62:4", "_", "_", "_") * 4, "D major", "4/4", "ode.mid")
+    request = ComposeRequest("calm", "short", 3, key="f# m", lead=40, loop=True, primer=primer)
+    assert request.key == "F# minor"  # one spelling from here on
+    assert ComposeRequest.from_dict(request.to_dict()) == request
+
+
+def test_a_key_asked_for_is_the_songs_and_its_rules_mode(lstm_server):
+    song, _ = _compose(lstm_server, ComposeRequest("happy", "short", seed=2, key="Bb minor"))
+    assert song.key == "Bb minor"
+    onsets = decode(list(song.tokens))
+    assert sum(Key(10, "minor").in_scale(o.pitches[0]) for o in onsets) >= 0.9 * len(onsets)
+
+
+def test_a_primer_opens_verse_1_note_for_note_and_the_song_keeps_its_key(lstm_server):
+    from bgm.primer import Primer
+
+    tokens = ("64:4", "_", "_", "_", "66:2", "_", "67:2", "_", "69:8") + ("_",) * 7
+    primer = Primer(tokens * 2, "E minor", "4/4", "tune.mid")
+    song, _ = _compose(lstm_server, ComposeRequest("calm", "short", seed=1, primer=primer))
+    assert song.key == "E minor" and song.tokens[: len(primer.tokens)] == primer.tokens
+    assert song.primer_bars == 2
+    verse2 = next(s for s in song.sections if s.name == "verse2")
+    assert song.tokens[verse2.start : verse2.start + 32] != primer.tokens  # verse 2 goes on, not again

@@ -117,7 +117,7 @@ async def test_songs_queued_when_the_bot_is_killed_are_made_after_it_restarts(
             for inter in waiting:
                 mention = inter.user.mention
                 song = next(m for m in fake.channel_messages() if m.attachments and m.content == mention)
-                assert len(song.attachments) == 2 and fields(song)["Asked by"] == mention
+                assert len(song.attachments) == 3 and fields(song)["Asked by"] == mention
             lost = next(m for m in fake.channel_messages() if m.content.startswith(fake.owner.user.mention))
             assert "was lost" in lost.content and "/bgm compose" in lost.content
             # The "being made again" notices go once their song is posted, and nothing is left pending.
@@ -143,6 +143,6 @@ async def test_a_render_worker_killed_does_not_break_later_songs(shared_server, 
         _, second = await compose(fake, fake.manager, mood="calm", length="short", seed=1)
         assert pool.executor is not broken and bot.tracks.renderer is pool
         # The same song (same seed, same model), rendered by the new workers, audio included.
-        assert set(second.files) == {"bgm-calm-1.mid", "bgm-calm-1.ogg"}
+        assert set(second.files) == {"bgm-calm-1.mid", "bgm-calm-1.ogg", "bgm-calm-1.png"}
         assert second.files["bgm-calm-1.mid"] == first.files["bgm-calm-1.mid"]
         assert bot.queue.failed == 0

@@ -51,7 +51,7 @@ async def test_a_model_server_killed_mid_song_and_restarted(own_serve, tmp_path,
         await asyncio.to_thread(own_serve.restart)
         back_at = time.monotonic()
         await fake.wait_for(lambda: inter.original is not None and inter.original.attachments, SONG_S)
-        assert fields(inter.original)["Model version"] == "1" and len(inter.original.attachments) == 2
+        assert fields(inter.original)["Model version"] == "1" and len(inter.original.attachments) == 3
         assert bot.queue.done == 1 and bot.queue.failed == 0
         # gRPC's default reconnection backoff (up to 120 s) would leave the song waiting long after.
         assert fault.answered_at is not None and fault.answered_at - back_at < 3.0
