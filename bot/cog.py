@@ -125,6 +125,7 @@ class BgmCog(commands.GroupCog, name="bgm", group_name="bgm", group_description=
     async def _keys(self, interaction: discord.Interaction, typed: str) -> list[app_commands.Choice[str]]:
         wanted = typed.strip().lower()
         found = [k for k in KEY_NAMES if k.lower().startswith(wanted)] or KEY_NAMES
+        found = sorted(found, key=lambda k: len(k.split()[0]))  # "D major", "D minor", then "Db major"
         return [app_commands.Choice(name=k, value=k) for k in found[:25]]
 
     @compose.autocomplete("lead")

@@ -128,9 +128,10 @@ class TrackMaker:
             text = f"❌ {error} Nothing was composed."
         except discord.HTTPException:
             text = "❌ The primer could not be downloaded from Discord; try again."
-        await interaction.followup.send(text, ephemeral=True)
+        # The deferred reply goes first: while it waits, a followup would replace it, in public.
         with contextlib.suppress(discord.HTTPException):
             await interaction.delete_original_response()
+        await interaction.followup.send(text, ephemeral=True)
         return None
 
     async def remix(self, interaction: discord.Interaction, track_id: int, kind: str) -> None:

@@ -86,7 +86,7 @@ async def test_lead_and_key_autocomplete(shared_server, tmp_path, restore_discor
         assert [c["name"] for c in lead.choices][:2] == ["Violin", "Viola"]
         key = await fake.autocomplete("bgm compose", focused="key", options={"mood": "calm", "key": "d"})
         await fake.wait_for(lambda: key.choices is not None, 10)
-        assert [c["value"] for c in key.choices] == ["D major", "Db major", "D minor"]
+        assert [c["value"] for c in key.choices] == ["D major", "D minor", "Db major"]
 
 
 @pytest.mark.parametrize(
