@@ -118,8 +118,7 @@ def mood_report(songs: list[dict], corpus_pieces: list[dict], corpus_stats: dict
     new = novelty_of(songs)
     figures.update(new)
     checks["eight_bar_found"] = None if new["eight_bar_found"] is None else not new["eight_bar_found"]
-    windows = [w for s in songs for w in s["windows"]]
-    figures["auc"] = two_sample(windows, [w for p in corpus_pieces for w in p["windows"]])
+    figures["auc"] = two_sample([s["windows"] for s in songs], [p["windows"] for p in corpus_pieces])
     checks["auc"] = figures["auc"] <= AUC_MAX
     return {"songs": len(songs), "figures": figures, "checks": checks}
 
@@ -172,7 +171,7 @@ def measure_folder(
             "windows": len(corpus_windows),
             "figures": corpus_stats,
             "modes": {m: sum(p["mode"] == m for p in corpus_pieces) for m in ("major", "minor")},
-            "auc_half_vs_half": two_sample_sanity(corpus_windows),
+            "auc_half_vs_half": two_sample_sanity([p["windows"] for p in corpus_pieces]),
         }
     return {
         "corpus": corpus,

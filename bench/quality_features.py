@@ -342,36 +342,50 @@ def feature_vector(window: dict) -> list[float]:
     return metrics + window["interval_hist"] + window["duration_hist"]
 
 
-def two_sample(generated: Sequence[dict], corpus: Sequence[dict], seed: int = 0) -> float:
+def distinct(windows: Sequence[dict]) -> list[dict]:
+    """A song's windows, each distinct one once: a chorus played three times is one melody, and
+    counting it thrice would let the test recognise a window it was trained on."""
+    seen, kept = set(), []
+    for w in windows:
+        key = tuple(feature_vector(w))
+        if key not in seen:
+            seen.add(key)
+            kept.append(w)
+    return kept
+
+
+def two_sample(generated: Sequence[Sequence[dict]], corpus: Sequence[Sequence[dict]], seed: int = 0) -> float:
     """Cross-validated ROC AUC of a logistic regression telling generated windows from corpus ones
-    (0.5: indistinguishable), the larger side subsampled to balance the classes."""
+    (0.5: indistinguishable). Each side is given as songs (pieces), each a list of windows; a song's
+    distinct windows stay together in one fold, so the test must generalise to songs it has not
+    seen; the side with more windows is subsampled to balance the classes."""
     from sklearn.impute import SimpleImputer
     from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import StratifiedKFold, cross_val_score
+    from sklearn.model_selection import StratifiedGroupKFold, cross_val_score
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
     rng = np.random.default_rng(seed)
-    n = min(len(generated), len(corpus))
-    if n < 5:
-        return math.nan  # too few windows for 5 folds
-    picked = [
-        [side[i] for i in sorted(rng.choice(len(side), size=n, replace=False))]
-        for side in (generated, corpus)
-    ]
-    x = np.array([feature_vector(w) for side in picked for w in side])
+    sides = [[(g, w) for g, song in enumerate(side) for w in distinct(song)] for side in (generated, corpus)]
+    n = min(len(side) for side in sides)
+    groups_per_side = min(len({g for g, _ in side}) for side in sides)
+    if n < 5 or groups_per_side < 5:
+        return math.nan  # too few windows, or songs, for 5 folds
+    picked = [[side[i] for i in sorted(rng.choice(len(side), size=n, replace=False))] for side in sides]
+    x = np.array([feature_vector(w) for side in picked for _, w in side])
     y = np.array([1] * n + [0] * n)
+    groups = np.array([g for g, _ in picked[0]] + [len(generated) + g for g, _ in picked[1]])
     model = make_pipeline(
         SimpleImputer(strategy="mean", keep_empty_features=True),  # NaN: e.g. no second bar to repeat
         StandardScaler(),
         LogisticRegression(max_iter=2000),
     )
-    folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=seed)
-    return float(np.mean(cross_val_score(model, x, y, cv=folds, scoring="roc_auc")))
+    folds = StratifiedGroupKFold(n_splits=5, shuffle=True, random_state=seed)
+    return float(np.mean(cross_val_score(model, x, y, groups=groups, cv=folds, scoring="roc_auc")))
 
 
-def two_sample_sanity(corpus: Sequence[dict], seed: int = 0, splits: int = 5) -> float:
-    """The test on corpus windows against corpus windows, averaged over ``splits`` random halvings
+def two_sample_sanity(corpus: Sequence[Sequence[dict]], seed: int = 0, splits: int = 5) -> float:
+    """The test on corpus pieces against corpus pieces, averaged over ``splits`` random halvings
     (one alone swings by ±0.05): should be about 0.5."""
     aucs = []
     for k in range(splits):
