@@ -44,7 +44,7 @@ WINDOW_METRICS = MUSPY_METRICS + SHAPE_METRICS
 Note = tuple[int, int, int]  # (pitch, duration in 16ths, onset in 16ths)
 CORPUS_COLLECTIONS = ("essenFolksong", "oneills1850", "ryansMammoth", "airdsAirs", "bach")
 CORPUS_SUFFIXES = (".abc", ".mxl", ".xml", ".krn")  # scores; bach's .rntxt are chord analyses
-CORPUS_VERSION = 2  # bump when a measurement changes: it keys the cache
+CORPUS_VERSION = 3  # bump when a measurement changes: it keys the cache
 
 
 # --- reading -----------------------------------------------------------------------------------------
@@ -417,13 +417,28 @@ def corpus_pool(seed: int) -> list[tuple[str, int | None]]:
     return [p for turn in itertools.zip_longest(*pools) for p in turn if p is not None]
 
 
-def first_part_midi(path: str, number: int | None, midi_path: Path) -> None:
-    """Write the first part of a corpus piece to MIDI (repeats expanded, as music21 does), without
-    grace notes: written with no length, each one's note-off pairs with a later note of its pitch,
-    and the tune gets notes held for bars (a lead's polyphony of 1.14 ± 0.50 in issue 11)."""
-    from music21 import converter, stream
+def parse_piece(path: str, number: int | None):
+    from music21 import converter
 
-    parsed = converter.parse(path, number=number) if number is not None else converter.parse(path)
+    return converter.parse(path, number=number) if number is not None else converter.parse(path)
+
+
+def mood_of_piece(parsed, source: str) -> str | None:
+    """The mood training gives this piece (bgm.moods' rule on the whole score), or ``None`` for a
+    piece training leaves out (a meter off the song grid, e.g. 3/4 or 6/8)."""
+    from bgm.score import pieces_of
+    from training.dataset import label
+
+    labelled = label(pieces_of(parsed, source))
+    return labelled[0].mood if labelled else None
+
+
+def first_part_midi(parsed, midi_path: Path) -> None:
+    """Write the first part of a parsed corpus piece to MIDI (repeats expanded, as music21 does),
+    without grace notes: written with no length, each one's note-off pairs with a later note of its
+    pitch, and the tune gets notes held for bars (a lead's polyphony of 1.14 ± 0.50 in issue 11)."""
+    from music21 import stream
+
     part = parsed.parts[0] if parsed.parts else parsed
     for grace in [n for n in part.recurse().notes if n.duration.isGrace]:
         if grace.activeSite is not None:
@@ -438,9 +453,10 @@ def first_part_midi(path: str, number: int | None, midi_path: Path) -> None:
 
 
 def corpus_reference(
-    n: int = 150, seed: int = 0, cache: Path = ROOT / "bench" / "results" / "corpus_reference.json"
+    n: int = 300, seed: int = 0, cache: Path = ROOT / "bench" / "results" / "corpus_reference.json"
 ) -> list[dict]:
-    """The first part of ``n`` seeded music21-corpus pieces, measured as songs are; cached."""
+    """The first part of ``n`` seeded music21-corpus pieces, measured as songs are, each with the
+    mood training would give it; cached."""
     key = f"n={n} seed={seed} v={CORPUS_VERSION}"
     cached = json.loads(cache.read_text()) if cache.exists() else {}
     if key in cached:
@@ -453,8 +469,10 @@ def corpus_reference(
                 break
             midi_path = Path(tmp) / "piece.mid"
             try:
-                first_part_midi(path, number, midi_path)
+                parsed = parse_piece(path, number)
+                first_part_midi(parsed, midi_path)
                 record = song_metrics(midi_path)
+                record["training_mood"] = mood_of_piece(parsed, path)
             except Exception as error:  # a piece music21 or MusPy cannot read: take the next one
                 print(f"  corpus: skipped {Path(path).name} #{number}: {error}", file=sys.stderr)
                 continue
