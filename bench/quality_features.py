@@ -44,7 +44,7 @@ WINDOW_METRICS = MUSPY_METRICS + SHAPE_METRICS
 Note = tuple[int, int, int]  # (pitch, duration in 16ths, onset in 16ths)
 CORPUS_COLLECTIONS = ("essenFolksong", "oneills1850", "ryansMammoth", "airdsAirs", "bach")
 CORPUS_SUFFIXES = (".abc", ".mxl", ".xml", ".krn")  # scores; bach's .rntxt are chord analyses
-CORPUS_VERSION = 2  # bump when a measurement changes: it keys the cache
+CORPUS_VERSION = 3  # bump when a measurement changes: it keys the cache
 
 
 # --- reading -----------------------------------------------------------------------------------------
@@ -342,36 +342,50 @@ def feature_vector(window: dict) -> list[float]:
     return metrics + window["interval_hist"] + window["duration_hist"]
 
 
-def two_sample(generated: Sequence[dict], corpus: Sequence[dict], seed: int = 0) -> float:
+def distinct(windows: Sequence[dict]) -> list[dict]:
+    """A song's windows, each distinct one once: a chorus played three times is one melody, and
+    counting it thrice would let the test recognise a window it was trained on."""
+    seen, kept = set(), []
+    for w in windows:
+        key = tuple(feature_vector(w))
+        if key not in seen:
+            seen.add(key)
+            kept.append(w)
+    return kept
+
+
+def two_sample(generated: Sequence[Sequence[dict]], corpus: Sequence[Sequence[dict]], seed: int = 0) -> float:
     """Cross-validated ROC AUC of a logistic regression telling generated windows from corpus ones
-    (0.5: indistinguishable), the larger side subsampled to balance the classes."""
+    (0.5: indistinguishable). Each side is given as songs (pieces), each a list of windows; a song's
+    distinct windows stay together in one fold, so the test must generalise to songs it has not
+    seen; the side with more windows is subsampled to balance the classes."""
     from sklearn.impute import SimpleImputer
     from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import StratifiedKFold, cross_val_score
+    from sklearn.model_selection import StratifiedGroupKFold, cross_val_score
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
     rng = np.random.default_rng(seed)
-    n = min(len(generated), len(corpus))
-    if n < 5:
-        return math.nan  # too few windows for 5 folds
-    picked = [
-        [side[i] for i in sorted(rng.choice(len(side), size=n, replace=False))]
-        for side in (generated, corpus)
-    ]
-    x = np.array([feature_vector(w) for side in picked for w in side])
+    sides = [[(g, w) for g, song in enumerate(side) for w in distinct(song)] for side in (generated, corpus)]
+    n = min(len(side) for side in sides)
+    groups_per_side = min(len({g for g, _ in side}) for side in sides)
+    if n < 5 or groups_per_side < 5:
+        return math.nan  # too few windows, or songs, for 5 folds
+    picked = [[side[i] for i in sorted(rng.choice(len(side), size=n, replace=False))] for side in sides]
+    x = np.array([feature_vector(w) for side in picked for _, w in side])
     y = np.array([1] * n + [0] * n)
+    groups = np.array([g for g, _ in picked[0]] + [len(generated) + g for g, _ in picked[1]])
     model = make_pipeline(
         SimpleImputer(strategy="mean", keep_empty_features=True),  # NaN: e.g. no second bar to repeat
         StandardScaler(),
         LogisticRegression(max_iter=2000),
     )
-    folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=seed)
-    return float(np.mean(cross_val_score(model, x, y, cv=folds, scoring="roc_auc")))
+    folds = StratifiedGroupKFold(n_splits=5, shuffle=True, random_state=seed)
+    return float(np.mean(cross_val_score(model, x, y, groups=groups, cv=folds, scoring="roc_auc")))
 
 
-def two_sample_sanity(corpus: Sequence[dict], seed: int = 0, splits: int = 5) -> float:
-    """The test on corpus windows against corpus windows, averaged over ``splits`` random halvings
+def two_sample_sanity(corpus: Sequence[Sequence[dict]], seed: int = 0, splits: int = 5) -> float:
+    """The test on corpus pieces against corpus pieces, averaged over ``splits`` random halvings
     (one alone swings by ±0.05): should be about 0.5."""
     aucs = []
     for k in range(splits):
@@ -403,13 +417,28 @@ def corpus_pool(seed: int) -> list[tuple[str, int | None]]:
     return [p for turn in itertools.zip_longest(*pools) for p in turn if p is not None]
 
 
-def first_part_midi(path: str, number: int | None, midi_path: Path) -> None:
-    """Write the first part of a corpus piece to MIDI (repeats expanded, as music21 does), without
-    grace notes: written with no length, each one's note-off pairs with a later note of its pitch,
-    and the tune gets notes held for bars (a lead's polyphony of 1.14 ± 0.50 in issue 11)."""
-    from music21 import converter, stream
+def parse_piece(path: str, number: int | None):
+    from music21 import converter
 
-    parsed = converter.parse(path, number=number) if number is not None else converter.parse(path)
+    return converter.parse(path, number=number) if number is not None else converter.parse(path)
+
+
+def mood_of_piece(parsed, source: str) -> str | None:
+    """The mood training gives this piece (bgm.moods' rule on the whole score), or ``None`` for a
+    piece training leaves out (a meter off the song grid, e.g. 3/4 or 6/8)."""
+    from bgm.score import pieces_of
+    from training.dataset import label
+
+    labelled = label(pieces_of(parsed, source))
+    return labelled[0].mood if labelled else None
+
+
+def first_part_midi(parsed, midi_path: Path) -> None:
+    """Write the first part of a parsed corpus piece to MIDI (repeats expanded, as music21 does),
+    without grace notes: written with no length, each one's note-off pairs with a later note of its
+    pitch, and the tune gets notes held for bars (a lead's polyphony of 1.14 ± 0.50 in issue 11)."""
+    from music21 import stream
+
     part = parsed.parts[0] if parsed.parts else parsed
     for grace in [n for n in part.recurse().notes if n.duration.isGrace]:
         if grace.activeSite is not None:
@@ -424,9 +453,10 @@ def first_part_midi(path: str, number: int | None, midi_path: Path) -> None:
 
 
 def corpus_reference(
-    n: int = 150, seed: int = 0, cache: Path = ROOT / "bench" / "results" / "corpus_reference.json"
+    n: int = 300, seed: int = 0, cache: Path = ROOT / "bench" / "results" / "corpus_reference.json"
 ) -> list[dict]:
-    """The first part of ``n`` seeded music21-corpus pieces, measured as songs are; cached."""
+    """The first part of ``n`` seeded music21-corpus pieces, measured as songs are, each with the
+    mood training would give it; cached."""
     key = f"n={n} seed={seed} v={CORPUS_VERSION}"
     cached = json.loads(cache.read_text()) if cache.exists() else {}
     if key in cached:
@@ -439,8 +469,10 @@ def corpus_reference(
                 break
             midi_path = Path(tmp) / "piece.mid"
             try:
-                first_part_midi(path, number, midi_path)
+                parsed = parse_piece(path, number)
+                first_part_midi(parsed, midi_path)
                 record = song_metrics(midi_path)
+                record["training_mood"] = mood_of_piece(parsed, path)
             except Exception as error:  # a piece music21 or MusPy cannot read: take the next one
                 print(f"  corpus: skipped {Path(path).name} #{number}: {error}", file=sys.stderr)
                 continue

@@ -81,13 +81,17 @@ class Constraints:
                 out[r, self.is_onset] -= self.rules.leap_cost * np.maximum(interval - 2, 0)[self.is_onset]
                 out[r, self.is_onset & (interval == 0)] -= self.rules.repeat_cost
                 out[r, self.is_onset & (interval > self.rules.max_leap)] = -np.inf
-            if self.step - line.sounding_until >= self.rules.max_rest:
+            if self.must_strike(r):
                 out[r, ~self.is_onset] = -np.inf
             if self.step == self.cadence:
                 out[r, ~self.tonic] = -np.inf
             if not np.isfinite(out[r]).any():  # nothing left: fall back to the model alone
                 out[r] = logits[r]
         return out
+
+    def must_strike(self, row: int) -> bool:
+        """Whether ``row`` has been silent so long that this step must start a note."""
+        return self.step - self.lines[row].sounding_until >= self.rules.max_rest
 
     def advance(self, ids: np.ndarray) -> None:
         """Record the tokens chosen (or forced) for this step, one per row."""

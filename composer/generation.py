@@ -97,9 +97,11 @@ class Generator:
             ids = self.choose(logits).astype(np.int32)
             if plan is not None:
                 for r in range(len(ids)):
-                    written = rows.history[r, start:].tolist()
-                    copy = forced(written, t, BAR, plan)
-                    if copy is not None:
+                    copy = forced(rows.history[r, start:].tolist(), t, BAR, plan)
+                    # A copied bar may open with a rest that, after this bar's ending, would be a
+                    # silence over the rules' bound: there the sampled note stands.
+                    keeps_time = constraints is None or not constraints.must_strike(r)
+                    if copy is not None and (keeps_time or constraints.is_onset[copy]):
                         ids[r] = copy
             for r, forced_ids in (opening or {}).items():
                 if t < len(forced_ids):

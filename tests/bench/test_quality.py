@@ -12,6 +12,7 @@ pretty_midi = pytest.importorskip("pretty_midi")
 
 from bench import quality  # noqa: E402
 from bench.quality_features import (  # noqa: E402
+    distinct,
     melody_track,
     novelty,
     song_metrics,
@@ -146,12 +147,20 @@ def test_two_sample_tells_apart_what_differs_and_not_what_does_not():
     import random
 
     rng = random.Random(0)
-    corpus = [window(rng.gauss(0, 1), rng.random()) for _ in range(60)]
-    same = [window(rng.gauss(0, 1), rng.random()) for _ in range(60)]
-    apart = [window(rng.gauss(5, 1), rng.random()) for _ in range(60)]
+
+    def songs(mean: float, count: int = 20) -> list[list[dict]]:
+        return [[window(rng.gauss(mean, 1), rng.random()) for _ in range(3)] for _ in range(count)]
+
+    corpus, same, apart = songs(0), songs(0), songs(5)
     assert two_sample(apart, corpus) > 0.95
     assert 0.3 < two_sample(same, corpus) < 0.7
-    assert math.isnan(two_sample(apart[:3], corpus))  # too few for 5 folds
+    assert math.isnan(two_sample(apart[:3], corpus))  # too few songs for 5 folds
+
+
+def test_a_song_s_repeated_windows_count_once():
+    a, b = window(0.5, 0.1), window(2.0, 0.1)
+    song = [a, dict(b), dict(a), b, dict(a)]  # a chorus (a) played three times around a verse (b)
+    assert distinct(song) == [a, b]
 
 
 def test_judge_and_file_names():
