@@ -22,8 +22,17 @@ MODELS = ROOT / "models"  # the shipped default model (stable: version 3)
 BAR_TICKS = 4 * 480
 
 
-def compose(out: Path, *options: str) -> int:
-    return main(["compose", "--length", "short", "--models", str(MODELS), "--out", str(out), *options])
+@pytest.fixture(scope="module")
+def default_server():
+    """One embedded server on the shipped models for the songs here (as `bgm compose` starts its own)."""
+    from model_server import local_server
+
+    with local_server(MODELS) as address:
+        yield address
+
+
+def compose(server: str, out: Path, *options: str) -> int:
+    return main(["compose", "--length", "short", "--server", server, "--out", str(out), *options])
 
 
 def melody_notes(path: Path) -> tuple[int, list[tuple[int, int]]]:
@@ -45,13 +54,14 @@ def analysed_key(path: Path) -> tuple[str, str]:
 
 
 @pytest.fixture(scope="module")
-def primed(tmp_path_factory):
+def primed(default_server, tmp_path_factory):
     """A calm song opening with a primer in D major (after a three-beat rest), for violin, as a loop,
     with stems and a picture; WAV, so that the stems can add up to the mix beyond a codec's error."""
     folder = tmp_path_factory.mktemp("primed")
     (folder / "ode.mid").write_bytes(midi_bytes([(beat + 3, pitch, beats) for beat, pitch, beats in TUNE]))
     out = folder / "out"
     code = compose(
+        default_server,
         out, "--mood", "calm", "--seed", "7", "--primer", str(folder / "ode.mid"),
         "--lead", "violin", "--loop", "--stems", "--picture", "--format", "wav",
     )  # fmt: skip
@@ -59,10 +69,12 @@ def primed(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def keyed(tmp_path_factory):
+def keyed(default_server, tmp_path_factory):
     """A happy (major, with drums) song asked for in D minor, as a loop, in the default Ogg Opus."""
     out = tmp_path_factory.mktemp("keyed")
-    return compose(out, "--mood", "happy", "--seed", "11", "--key", "d minor", "--loop"), out / "bgm-happy-11"
+    return compose(
+        default_server, out, "--mood", "happy", "--seed", "11", "--key", "d minor", "--loop"
+    ), out / "bgm-happy-11"
 
 
 def test_the_song_opens_with_the_primers_notes_at_their_places(primed):
