@@ -43,9 +43,11 @@ class SongFiles:
     picture: Path | None = None  # the piano roll (PNG), when asked for
 
 
-def ready(soundfont: Path | None = None) -> bool:
+def ready(soundfont: Path | None = None, picture: bool = False) -> bool:
     """Makes a fresh worker import this module, and start its synthesisers on ``soundfont`` (else the
-    default one), before the first song."""
+    default one), before the first song; with ``picture``, import matplotlib too (a second or so)."""
+    if picture:
+        import matplotlib.backends.backend_agg  # noqa: F401
     try:
         audio.warm_up(audio.find_soundfont(soundfont))
     except (FileNotFoundError, RuntimeError) as error:  # the first song will say so

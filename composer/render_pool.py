@@ -40,7 +40,7 @@ class RenderPool:
             initargs=(self.niceness,),
         )
         for _ in range(self.workers):  # one pending call per worker starts them all now
-            executor.submit(render.ready)
+            executor.submit(render.ready, None, True)  # the bot draws every song's piano roll
         return executor
 
     @property
