@@ -369,11 +369,18 @@ def render(
 ) -> Path:
     """``arrangement`` as ``fmt`` audio at a common loudness, as long as the song plus a short tail."""
     _encoding(fmt)  # fail before the slow part
+    return encode(levelled(arrangement, sections, soundfont), RATE, out_path, fmt, max_bytes)
+
+
+def levelled(
+    arrangement: Arrangement, sections: list[Section], soundfont: str | Path | None = None
+) -> np.ndarray:
+    """``arrangement`` as float stereo at ``RATE``, at the common loudness, as long as the song plus a
+    short tail: what ``render`` encodes, and what the radio streams."""
     font = find_soundfont(soundfont)
     try:
         synth.library()
     except OSError as error:
         raise FileNotFoundError(f"libfluidsynth is not installed (apt install fluidsynth): {error}") from None
     audio = remove_dc(synthesize(arrangement, segments.plan(arrangement, sections), font, RATE), RATE)
-    audio = level_in_place(fit_length(audio, RATE, arrangement.seconds), RATE)
-    return encode(audio, RATE, out_path, fmt, max_bytes)
+    return level_in_place(fit_length(audio, RATE, arrangement.seconds), RATE)
