@@ -82,6 +82,7 @@ class RadioSession:
         self.current: RadioSong | None = None
         self.songs_started = 0
         self.margins: list[float] = []  # seconds between a song being placed and its turn to play
+        self.placed: list[tuple[int, RadioSong]] = []  # (start frame, song), in the order placed
         self.ended = False
         self._message: discord.Message | None = None
         self._announcing = asyncio.Lock()
@@ -202,6 +203,11 @@ class RadioSession:
         else:
             start = self.stream.append(song, song.pcm, song.phrases)
         self.margins.append((start - position) / RATE)
+        log.info(
+            "radio %s: %s song made (compose %.1f s, render %.1f s), plays in %.1f s",
+            self.guild.id, song.composition.request.mood, song.compose_s, song.render_s, self.margins[-1],
+        )  # fmt: skip
+        self.placed.append((start, song))
         self._play()
 
     def _play(self) -> None:

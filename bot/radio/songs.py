@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +30,8 @@ class RadioSong:
     files: SongFiles
     pcm: np.ndarray  # int16 stereo at 48 kHz
     phrases: tuple[int, ...]  # frames from the start where a phrase begins
+    compose_s: float = 0.0  # how long composing took (the model server)
+    render_s: float = 0.0  # ... and rendering and reading the PCM back (a render worker, a thread)
 
     @property
     def seconds(self) -> float:
@@ -65,7 +68,9 @@ async def make_radio_song(
     soundfont: Path | None = None,
 ) -> RadioSong:
     """Compose ``request`` and render it in a worker; the PCM is read on a thread, never on the loop."""
+    began = time.perf_counter()
     composition = await composer.compose(request)
+    composed = time.perf_counter()
     seeded = composition.request
     render = functools.partial(
         render_stream,
@@ -85,4 +90,5 @@ async def make_radio_song(
         why = files.no_audio.value if files.no_audio else "no audio was rendered"
         raise RadioError(f"The radio cannot play: {why}.")
     pcm = await asyncio.to_thread(load_pcm, pcm_path)
-    return RadioSong(composition, files, pcm, phrase_starts(files.tempo, composition.sections))
+    phrases = phrase_starts(files.tempo, composition.sections)
+    return RadioSong(composition, files, pcm, phrases, composed - began, time.perf_counter() - composed)

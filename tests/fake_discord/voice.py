@@ -38,8 +38,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import nacl.exceptions
+import nacl.secret
 import numpy as np
 from aiohttp import WSMsgType, web
+from discord.opus import Decoder
 
 if TYPE_CHECKING:
     from .server import FakeDiscord
@@ -113,6 +116,7 @@ class FakeVoice:
         self.undecryptable = 0
         self.bot_channel: dict[int, int | None] = {}  # guild id -> the voice channel the bot is in
         self._tokens: dict[str, tuple[int, str]] = {}  # token -> (guild id, gateway session id)
+        self._guild_tokens: dict[int, str] = {}  # guild id -> the token of the bot's voice session there
         self._sockets: list[web.WebSocketResponse] = []
         self._runner: web.AppRunner | None = None
         self._udp: socket.socket | None = None
@@ -211,8 +215,12 @@ class FakeVoice:
         self._record("bot_voice_state", guild_id=guild.id, channel_id=channel_id)
         self.bot_channel[guild.id] = channel_id
         await self._dispatch_state(self.fake.bot_member(guild), channel_id, gateway_session_id)
-        if channel_id is not None:
-            token = secrets.token_hex(8)
+        if channel_id is None:
+            self._guild_tokens.pop(guild.id, None)
+        else:
+            # One voice session per guild until the bot leaves: the same token again for a repeated op 4
+            # (discord.py treats an unchanged server update as nothing new, a changed one as a reconnect).
+            token = self._guild_tokens.setdefault(guild.id, secrets.token_hex(8))
             self._tokens[token] = (guild.id, gateway_session_id)
             await self.fake.dispatch(
                 "VOICE_SERVER_UPDATE", {"token": token, "guild_id": str(guild.id), "endpoint": self.endpoint}
@@ -377,9 +385,6 @@ class FakeVoice:
 
     @staticmethod
     def _decrypt(key: bytes, data: bytes) -> bytes | None:
-        import nacl.exceptions
-        import nacl.secret
-
         header, ciphertext, counter = data[:12], data[12:-4], data[-4:]
         try:
             return nacl.secret.Aead(key).decrypt(ciphertext, header, counter + bytes(20))
@@ -394,8 +399,6 @@ class FakeVoice:
 
     def decoded(self, packets: list[Packet]) -> np.ndarray:
         """``packets`` (in sequence order) decoded by libopus: int16 stereo frames at 48 kHz."""
-        from discord.opus import Decoder
-
         decoder = Decoder()
         pcm = b"".join(decoder.decode(p.opus, fec=False) for p in packets)
         return np.frombuffer(pcm, dtype=np.int16).reshape(-1, 2)

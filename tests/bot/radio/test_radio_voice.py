@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
+import time
 
 import aiohttp
 import numpy as np
@@ -21,7 +22,7 @@ from bot.app import create_bot, model_client
 from bot.radio.stream import FRAME, RATE
 from bot.settings import BotSettings
 from tests.bot.test_discord import compose, restore_discord, shared_server  # noqa: F401
-from tests.fake_discord import FakeDiscord, running_bot
+from tests.fake_discord import FakeDiscord, Perm, running_bot
 from tests.fake_discord.voice import FakeVoice, make_certificate, trusting_context
 
 SONG_S = 180  # the first song composed and rendered on a busy 2-core machine
@@ -160,3 +161,202 @@ async def test_start_joins_the_callers_channel_and_streams_the_song(world, share
             f"bgm-calm-{request.seed}.mid",
         }
         fake.assert_no_unknown_routes()
+
+
+def radio_of(bot, fake):
+    return bot.radios.sessions[fake.guild.id]
+
+
+def on_air(bot, fake) -> bool:
+    """A radio in the default guild whose voice connection is up (handshake done, key received)."""
+    session = bot.radios.sessions.get(fake.guild.id)
+    return session is not None and session.voice is not None and session.voice.is_connected()
+
+
+def silent_runs(pcm: np.ndarray, threshold_db: float = -70.0) -> int:
+    """The longest run of 20 ms frames quieter than ``threshold_db``."""
+    frames = mono(pcm)[: len(pcm) // FRAME * FRAME].reshape(-1, FRAME)
+    quiet = 20 * np.log10(np.sqrt(np.mean(frames**2, axis=1)) / 32768 + 1e-12) < threshold_db
+    longest = run = 0
+    for q in quiet:
+        run = run + 1 if q else 0
+        longest = max(longest, run)
+    return longest
+
+
+async def test_songs_follow_each_other_for_a_minute_without_a_gap_while_a_song_is_composed(
+    world,
+    shared_server,  # noqa: F811
+    tmp_path,
+):
+    """60 s across song boundaries: a packet at least every 60 ms (what a listener would hear as a
+    dropout; the player sends one each 20 ms), nothing silent at the joins, no underrun, each song
+    announced as it starts; meanwhile /bgm compose makes and posts a song of its own."""
+    fake, voice, lounge = world
+    minute = 60 * RATE // FRAME
+    async with radio_bot(fake, shared_server, tmp_path) as bot:
+        await start_radio(fake, voice, lounge)
+        await fake.wait_for(lambda: voice.received(), SONG_S, what="the first packet")
+        _, posted = await compose(fake, fake.manager, mood="epic", length="short", seed=3)
+        assert set(posted.files) == {"bgm-epic-3.mid", "bgm-epic-3.ogg"}
+        await fake.wait_for(lambda: len(voice.received()) >= minute, 120, what="a minute of packets")
+        session = radio_of(bot, fake)
+        packets = voice.received()[:minute]
+        starts = [start for start, _ in session.placed if 0 < start < minute * FRAME]
+        assert len(starts) >= 2, session.placed  # songs last about 25 s here: two joins in a minute
+        gaps = np.diff([p.at for p in packets])
+        assert gaps.max() < 0.060, f"a {gaps.max() * 1000:.0f} ms gap after packet {gaps.argmax()}"
+        assert session.stream.underruns == 0
+        heard = voice.decoded(packets)
+        for start in starts:  # 2 s either side of each join sound continuously
+            assert silent_runs(heard[start - 2 * RATE : start + 2 * RATE]) < 3, start
+        # The now-playing card was edited as each song started: its revisions show each song's seed.
+        card = await now_playing(fake)
+        await fake.wait_for(lambda: len(card.history) >= len(starts) + 1, 30, what="the card's edits")
+        seeds = [str(song.composition.request.seed) for start, song in session.placed[: len(starts) + 1]]
+        shown = [
+            {f["name"]: f["value"] for f in revision.embeds[0]["fields"]}["Seed"] for revision in card.history
+        ]
+        assert shown[: len(seeds)] == seeds
+        fake.assert_no_unknown_routes()
+
+
+async def test_a_mood_change_is_heard_within_ten_seconds_and_status_and_stop_follow(
+    world,
+    shared_server,  # noqa: F811
+    tmp_path,
+):
+    fake, voice, lounge = world
+    async with radio_bot(fake, shared_server, tmp_path) as bot:
+        await start_radio(fake, voice, lounge, mood="calm")
+        await fake.wait_for(lambda: len(voice.received()) >= 100, SONG_S, what="2 s of packets")
+        session = radio_of(bot, fake)
+        asked = voice.received()[-1].at
+        turn = await fake.invoke_slash("bgm radio mood", options={"mood": "epic"}, user=fake.regular)
+        await fake.wait_for_callback(turn)
+        assert "epic" in turn.original.content and not turn.ephemeral
+
+        def epic():
+            return next(
+                ((s, song) for s, song in session.placed if song.composition.request.mood == "epic"), None
+            )
+
+        await fake.wait_for(epic, 60, what="the epic song placed")
+        start, song = epic()
+        crossfade = session.stream.crossfade
+        first = start // FRAME
+        await fake.wait_for(lambda: len(voice.received()) > first + 150, 30, what="3 s of the new mood")
+        packets = voice.received()
+        # Heard within 10 s: the packet that carries the first frame of the new song left the bot then.
+        assert packets[first].at - asked < 10, f"{packets[first].at - asked:.1f} s"
+        # ... and it is the new song: after the crossfade the old one is gone.
+        heard = mono(voice.decoded(packets[: first + 150]))
+        source = mono(song.pcm[crossfade : crossfade + RATE])
+        r, _ = best_correlation(heard[start + crossfade :], source)
+        assert r > 0.9, r
+
+        status = await fake.invoke_slash("bgm status", user=fake.regular)
+        reply = await fake.wait_for_response(status, timeout=30)
+        fields = {f["name"]: f["value"] for f in reply.embeds[0]["fields"]}
+        assert fields["Radios"] == "1 of 4 on air"
+        assert f"<#{lounge.id}>: epic" in fields["Radio here"]
+
+        stop = await fake.invoke_slash("bgm radio stop", user=fake.regular)
+        await fake.wait_for_callback(stop)
+        await fake.wait_for_message(lambda m: m.content.startswith("📻 Radio off: stopped by"), timeout=15)
+        await fake.wait_for(
+            lambda: voice.bot_channel.get(fake.guild.id, 1) is None, 15, what="the bot leaving"
+        )
+        assert fake.guild.id not in bot.radios.sessions and bot.get_guild(fake.guild.id).voice_client is None
+
+
+async def test_the_radio_leaves_an_empty_channel_and_says_why_when_moved_or_disconnected(
+    world,
+    shared_server,  # noqa: F811
+    tmp_path,
+):
+    fake, voice, lounge = world
+    den = fake.add_channel("den", type=2)
+    async with radio_bot(fake, shared_server, tmp_path) as bot:
+        await start_radio(fake, voice, lounge)
+        await fake.wait_for(lambda: on_air(bot, fake), 30, what="joined")
+        await voice.leave(fake.regular)
+        emptied = time.monotonic()
+        left = await fake.wait_for_message(lambda m: "has been empty" in m.content, timeout=20)
+        assert f"<#{lounge.id}>" in left.content
+        assert time.monotonic() - emptied >= RADIO["radio_empty_s"]  # it waited for someone to come back
+        await fake.wait_for(lambda: voice.bot_channel[fake.guild.id] is None, 15, what="the bot leaving")
+
+        await start_radio(fake, voice, lounge)
+        await fake.wait_for(lambda: on_air(bot, fake), 30, what="joined again")
+        await voice.move_bot(den)
+        moved = await fake.wait_for_message(lambda m: "I was moved to" in m.content, timeout=20)
+        assert f"<#{den.id}>" in moved.content
+        await fake.wait_for(lambda: fake.guild.id not in bot.radios.sessions, 15, what="the radio ending")
+
+        await start_radio(fake, voice, lounge)
+        await fake.wait_for(lambda: on_air(bot, fake), 30, what="joined a third time")
+        await voice.disconnect_bot(fake.guild.id)
+        await fake.wait_for_message(lambda m: "I was disconnected from" in m.content, timeout=20)
+        await fake.wait_for(lambda: fake.guild.id not in bot.radios.sessions, 15, what="the radio ending")
+
+
+async def test_starts_that_cannot_play_are_refused_ephemerally(world, shared_server, tmp_path):  # noqa: F811
+    fake, voice, lounge = world
+    other = fake.add_guild("other guild", channels=("general",))
+    other_lounge = fake.add_channel("lounge", guild=other, type=2)
+    bob = fake.add_member("bob", guild=other)
+    ids = [fake.guild.id, other.id]
+    async with radio_bot(fake, shared_server, tmp_path, guild_ids=ids, radio_max=1) as bot:
+
+        async def refusal(command, user, **options):
+            inter = await fake.invoke_slash(command, options=options, user=user, guild=user.guild)
+            await fake.wait_for(lambda: inter.messages and inter.messages[-1].content, 10, what="an answer")
+            assert inter.messages[-1].ephemeral
+            return inter.messages[-1].content
+
+        assert "Join a voice channel first" in await refusal("bgm radio start", fake.regular, mood="calm")
+        assert "No radio is playing" in await refusal("bgm radio mood", fake.regular, mood="epic")
+        assert "No radio is playing" in await refusal("bgm radio stop", fake.regular)
+        await start_radio(fake, voice, lounge)
+        await voice.join(fake.manager, lounge)
+        assert "already playing" in await refusal("bgm radio start", fake.manager, mood="sad")
+        await voice.join(bob, other_lounge)
+        assert "All 1 radios" in await refusal("bgm radio start", bob, mood="sad")
+        assert list(bot.radios.sessions) == [fake.guild.id]
+
+
+async def test_a_bot_without_connect_or_speak_is_refused(world, shared_server, tmp_path):  # noqa: F811
+    fake, voice, lounge = world
+    fake.guild.everyone.permissions &= ~(Perm.CONNECT | Perm.SPEAK)
+    fake.set_bot_permissions(Perm.BOT_DEFAULT & ~(Perm.CONNECT | Perm.SPEAK))
+    async with radio_bot(fake, shared_server, tmp_path):
+        inter = await start_radio(fake, voice, lounge)
+        await fake.wait_for(lambda: inter.messages, 10, what="an answer")
+        assert inter.messages[-1].ephemeral
+        assert "I need the Connect and Speak permissions" in inter.messages[-1].content
+        assert not voice.events("bot_voice_state")
+
+
+async def test_a_dropped_voice_server_is_reconnected_and_a_lost_one_is_reported(
+    world,
+    shared_server,  # noqa: F811
+    tmp_path,
+):
+    fake, voice, lounge = world
+    async with radio_bot(fake, shared_server, tmp_path) as bot:
+        await start_radio(fake, voice, lounge)
+        await fake.wait_for(lambda: len(voice.received()) >= 100, SONG_S, what="2 s of packets")
+        (first_ssrc,) = voice.sessions
+        await voice.drop(None)  # the TCP connection cut, as when a voice server goes away
+        await fake.wait_for(
+            lambda: any(p.ssrc != first_ssrc for p in voice.received()), 30, what="packets after reconnecting"
+        )
+        assert fake.guild.id in bot.radios.sessions
+        assert not any(m.content.startswith("📻 Radio off") for m in fake.messages.values())
+
+        voice.refuse_identify = True  # the next voice server will not take the bot
+        await voice.drop(None)
+        lost = await fake.wait_for_message(lambda m: m.content.startswith("📻 Radio off"), timeout=45)
+        assert "lost the voice connection" in lost.content
+        assert fake.guild.id not in bot.radios.sessions
