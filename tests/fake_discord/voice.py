@@ -244,6 +244,18 @@ class FakeVoice:
         )
         await self.drop(4014)
 
+    async def fail_over(self, guild_id: int) -> None:
+        """The bot's voice server goes away and Discord moves the call to another one: a new
+        VOICE_SERVER_UPDATE (a new token; this fake is also the other server), after which the bot
+        must IDENTIFY again and gets a new ssrc."""
+        session = self.fake.session
+        self._record("fail_over", guild_id=guild_id)
+        token = self._guild_tokens[guild_id] = secrets.token_hex(8)
+        self._tokens[token] = (guild_id, session.id if session else "")
+        await self.fake.dispatch(
+            "VOICE_SERVER_UPDATE", {"token": token, "guild_id": str(guild_id), "endpoint": self.endpoint}
+        )
+
     async def drop(self, code: int | None = 4015) -> None:
         """Close every voice websocket with ``code`` (4015: the voice server crashed, resume), or cut
         the TCP connections (``None``)."""
