@@ -14,6 +14,7 @@ import contextlib
 import logging
 import shutil
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +27,7 @@ from bot.radio.errors import RadioError
 from bot.radio.songs import RadioSong, make_radio_song
 from bot.radio.stream import RATE, PcmStream
 from bot.settings import BotSettings
-from composer.composer import Composer, ComposeRequest
+from composer.composer import Composer, ComposeRequest, Composition
 from composer.render_pool import RenderPool
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,7 @@ WATCH_S = 0.5  # how often the channel is looked at (empty, moved, disconnected)
 GUARD_S = 0.3  # a mood change lands on a phrase at least this far past the play head
 RETRY_S = 5.0  # between attempts when a song could not be made
 ATTEMPTS = 3  # songs that fail in a row before the radio gives up and says why
+PLACED_KEPT = 64  # songs remembered (for status and tests): a radio may play for days
 
 
 @dataclass(frozen=True)
@@ -82,7 +84,8 @@ class RadioSession:
         self.current: RadioSong | None = None
         self.songs_started = 0
         self.margins: list[float] = []  # seconds between a song being placed and its turn to play
-        self.placed: list[tuple[int, RadioSong]] = []  # (start frame, song), in the order placed
+        # (start frame, composition) of the songs placed lately; the PCM lives in the stream only.
+        self.placed: deque[tuple[int, Composition]] = deque(maxlen=PLACED_KEPT)
         self.ended = False
         self._message: discord.Message | None = None
         self._announcing = asyncio.Lock()
@@ -109,7 +112,14 @@ class RadioSession:
             self.voice = await voice_channel.connect(
                 timeout=self.kit.settings.radio_connect_s, reconnect=True, self_deaf=True
             )
-        except (TimeoutError, discord.ClientException, discord.ConnectionClosed, OSError) as error:
+        except (
+            TimeoutError,
+            discord.ClientException,
+            discord.ConnectionClosed,
+            OSError,
+            RuntimeError,
+        ) as error:
+            # RuntimeError: discord.py without PyNaCl or davey (a broken install, said in the log)
             log.warning("could not join voice channel %s: %r", self.channel_id, error)
             raise RadioError(f"I could not join {self.channel_mention} ({type(error).__name__}).") from None
         self._producer = self._spawn(self._produce(cut=False))
@@ -207,7 +217,7 @@ class RadioSession:
             "radio %s: %s song made (compose %.1f s, render %.1f s), plays in %.1f s",
             self.guild.id, song.composition.request.mood, song.compose_s, song.render_s, self.margins[-1],
         )  # fmt: skip
-        self.placed.append((start, song))
+        self.placed.append((start, song.composition))
         self._play()
 
     def _play(self) -> None:
@@ -227,6 +237,8 @@ class RadioSession:
         self._spawn(self._announce(song, self.songs_started))
 
     def _player_ended(self, error: Exception | None) -> None:
+        if self.ended:  # stopped by ``end`` itself (and the loop may be closing)
+            return
         if error is not None:
             log.error("the radio's audio player failed", exc_info=error)
         self.loop.call_soon_threadsafe(self._spawn, self._player_gone())
