@@ -13,6 +13,8 @@ from dataclasses import dataclass, replace
 from enum import Enum
 from pathlib import Path
 
+import numpy as np
+
 from bgm import audio
 from bgm.arrangement import Arrangement, arrange
 from bgm.form import Section, song_onsets
@@ -130,7 +132,7 @@ def render_stream(
         log.warning("audio rendering failed: %s", error)
         return replace(files, no_audio=NoAudio.UNAVAILABLE), None
     pcm = files.midi.with_suffix(".pcm")
-    (levelled.clip(-1, 1) * 32767).astype("<i2").tofile(pcm)
+    np.rint(levelled.clip(-1, 1) * 32767).astype("<i2").tofile(pcm)
     room = max_bytes - files.midi.stat().st_size
     try:
         if room <= 0:
