@@ -110,7 +110,7 @@ async def measure(
                 after = (cpu_s(), [cpu_s(p) for p in workers], [cpu_s("self", t.native_id) for t in players])
                 underruns = [s.stream.underruns for s in sessions]
                 margins = [m for s in sessions for m in s.margins[1:]]
-                makes = [(song.compose_s, song.render_s) for s in sessions for _, song in s.placed]
+                makes = [made for s in sessions for made in s.made_s]
         finally:
             await client.close()
             await voice.stop()

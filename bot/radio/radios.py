@@ -79,6 +79,9 @@ class Radios:
         try:
             await interaction.response.send_message(text.starting(channel.mention, mood))
             await session.connect(channel)
+        except RadioError as error:  # the public "tuning in" message says it did not happen
+            await session.end(None)
+            await interaction.edit_original_response(content=text.stopped(str(error)))
         except BaseException:
             await session.end(None)
             raise

@@ -86,6 +86,7 @@ class RadioSession:
         self.margins: list[float] = []  # seconds between a song being placed and its turn to play
         # (start frame, composition) of the songs placed lately; the PCM lives in the stream only.
         self.placed: deque[tuple[int, Composition]] = deque(maxlen=PLACED_KEPT)
+        self.made_s: deque[tuple[float, float]] = deque(maxlen=PLACED_KEPT)  # (compose, render) seconds
         self.ended = False
         self._message: discord.Message | None = None
         self._announcing = asyncio.Lock()
@@ -122,6 +123,10 @@ class RadioSession:
             # RuntimeError: discord.py without PyNaCl or davey (a broken install, said in the log)
             log.warning("could not join voice channel %s: %r", self.channel_id, error)
             raise RadioError(f"I could not join {self.channel_mention} ({type(error).__name__}).") from None
+        if self.ended:  # stopped while it was joining
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.voice.disconnect(force=True), 10)
+            return
         self._producer = self._spawn(self._produce(cut=False))
         self._watcher = self._spawn(self._watch())
 
@@ -218,6 +223,7 @@ class RadioSession:
             self.guild.id, song.composition.request.mood, song.compose_s, song.render_s, self.margins[-1],
         )  # fmt: skip
         self.placed.append((start, song.composition))
+        self.made_s.append((song.compose_s, song.render_s))
         self._play()
 
     def _play(self) -> None:

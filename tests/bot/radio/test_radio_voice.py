@@ -383,3 +383,18 @@ async def test_a_failed_voice_server_is_reconnected_and_a_lost_connection_is_rep
         lost = await fake.wait_for_message(lambda m: m.content.startswith("📻 Radio off"), timeout=45)
         assert "lost the voice connection" in lost.content
         assert fake.guild.id not in bot.radios.sessions
+
+
+async def test_a_channel_that_cannot_be_joined_is_reported_where_the_radio_was_announced(
+    world,
+    shared_server,  # noqa: F811
+    tmp_path,
+):
+    fake, voice, lounge = world
+    voice.refuse_identify = True  # the voice server never takes the bot
+    async with radio_bot(fake, shared_server, tmp_path, radio_connect_s=2) as bot:
+        inter = await start_radio(fake, voice, lounge)
+        await fake.wait_for(lambda: "Radio off" in inter.original.content, 30, what="the start called off")
+        assert f"I could not join <#{lounge.id}>" in inter.original.content
+        assert not bot.radios.sessions
+        await fake.wait_for(lambda: voice.bot_channel.get(fake.guild.id, 1) is None, 15, what="left")
