@@ -4,6 +4,7 @@ and starting, turning and stopping them for the ``/bgm radio`` commands."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import discord
@@ -118,5 +119,7 @@ class Radios:
         return pairs
 
     async def shutdown(self) -> None:
-        for session in list(self.sessions.values()):
-            await session.end("the bot is restarting.")
+        """Every radio says it stops and leaves, all at once (each may wait for its voice server)."""
+        await asyncio.gather(
+            *(session.end("the bot is restarting.") for session in list(self.sessions.values()))
+        )

@@ -127,7 +127,8 @@ class RadioSession:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.voice.disconnect(force=True), 10)
             return
-        self._producer = self._spawn(self._produce(cut=False))
+        if self._producer is None:  # else a mood change while joining has started one
+            self._producer = self._spawn(self._produce(cut=False))
         self._watcher = self._spawn(self._watch())
 
     def change_mood(self, mood: str) -> None:

@@ -344,6 +344,11 @@ async def test_starts_that_cannot_play_are_refused_ephemerally(world, shared_ser
         await voice.join(bob, other_lounge)
         assert "All 1 radios" in await refusal("bgm radio start", bob, mood="sad")
         assert list(bot.radios.sessions) == [fake.guild.id]
+    # The bot closing stops the radio playing, and says so where it plays.
+    assert any(
+        m.content == "📻 Radio off: the bot is restarting." for m in fake.channel_messages(fake.channel)
+    )
+    assert voice.bot_channel[fake.guild.id] is None
 
 
 async def test_a_bot_without_connect_or_speak_is_refused(world, shared_server, tmp_path):  # noqa: F811
