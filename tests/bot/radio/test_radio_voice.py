@@ -3,9 +3,11 @@ Opus packets received on UDP by the fake voice server, decrypted and decoded, so
 tiny model through one shared ``bgm serve``.
 
 Songs here are short and fast (``radio_length=short``, 240 bpm: about 25 s each) so that a song
-boundary comes within a test. Timing assertions are the issue's protocol properties only, with the
-tolerance each states: the CI machine is a shared 2-core box, so they bound what a listener would
-hear (a gap over 60 ms), not how evenly this machine schedules threads.
+boundary comes within a test. Timing assertions are the issue's properties only (packets 20 ms
+apart on average within 5%, no gap over 60 ms, a mood change heard within 10 s, the event loop never
+stopped 0.5 s). The CI machine is a shared 2-core box: the gap, mood-change and loop bounds are
+judged only when a probe process was run on time meanwhile (``stalls.py``), else their figures are
+given as a warning; everything else (decoded audio, underruns, joins, messages) is always checked.
 """
 
 from __future__ import annotations
