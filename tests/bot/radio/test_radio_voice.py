@@ -356,13 +356,17 @@ async def test_starts_that_cannot_play_are_refused_ephemerally(world, shared_ser
     ids = [fake.guild.id, other.id]
     async with radio_bot(fake, shared_server, tmp_path, guild_ids=ids, radio_max=1) as bot:
 
-        async def refusal(command, user, **options):
-            inter = await fake.invoke_slash(command, options=options, user=user, guild=user.guild)
+        async def refusal(command, user, validate=True, **options):
+            inter = await fake.invoke_slash(
+                command, options=options, user=user, guild=user.guild, validate=validate
+            )
             await fake.wait_for(lambda: inter.messages and inter.messages[-1].content, 10, what="an answer")
             assert inter.messages[-1].ephemeral
             return inter.messages[-1].content
 
         assert "Join a voice channel first" in await refusal("bgm radio start", fake.regular, mood="calm")
+        # A crafted request is not bound by the choices Discord's client shows.
+        assert "Unknown mood 'disco'" in await refusal("bgm radio start", fake.regular, False, mood="disco")
         assert "No radio is playing" in await refusal("bgm radio mood", fake.regular, mood="epic")
         assert "No radio is playing" in await refusal("bgm radio stop", fake.regular)
         await start_radio(fake, voice, lounge)
