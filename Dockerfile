@@ -12,8 +12,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
 # FluidSynth renders MIDI to audio; fluid-soundfont-gm is the General MIDI SoundFont it finds by default.
+# libopus0 encodes Ogg Opus files and the radio's voice packets (discord.py loads it); named, as
+# FluidSynth's dependencies bring it today but a slimmer base could lose it.
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends fluidsynth fluid-soundfont-gm \
+    && apt-get install -y --no-install-recommends fluidsynth fluid-soundfont-gm libopus0 libogg0 \
     && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app

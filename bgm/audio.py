@@ -408,15 +408,27 @@ def render(
 ) -> Path:
     """``arrangement`` as ``fmt`` audio at a common loudness, as long as the song plus a short tail
     (a ``loop``: exactly as long as the song, see ``bgm.loop``)."""
-    font = ready_to_render(fmt, soundfont)
+    _encoding(fmt)  # fail before the slow part
+    return encode(song_audio(arrangement, sections, soundfont, loop), RATE, out_path, fmt, max_bytes)
+
+
+def song_audio(
+    arrangement: Arrangement, sections: list[Section], soundfont: str | Path | None = None, loop: bool = False
+) -> np.ndarray:
+    """``arrangement`` as float stereo at ``RATE`` and the common loudness: what ``render`` encodes,
+    and what the radio streams."""
+    font = _synth_ready(soundfont)
     audio = synthesize(arrangement, segments.plan(arrangement, sections), font, RATE)
-    audio = levelled(shaped(audio, RATE, arrangement.seconds, loop), RATE, loop)
-    return encode(audio, RATE, out_path, fmt, max_bytes)
+    return levelled(shaped(audio, RATE, arrangement.seconds, loop), RATE, loop)
 
 
 def ready_to_render(fmt: str, soundfont: str | Path | None) -> Path:
     """The SoundFont to render ``fmt`` with, once it is known that it can be (before the slow part)."""
     _encoding(fmt)
+    return _synth_ready(soundfont)
+
+
+def _synth_ready(soundfont: str | Path | None) -> Path:
     font = find_soundfont(soundfont)
     try:
         synth.library()

@@ -21,6 +21,9 @@ from discord.ext import commands
 
 from bgm.errors import BgmError
 from bot.cog import BgmCog
+from bot.radio.commands import RadioCommands
+from bot.radio.radios import Radios
+from bot.radio.session import RadioKit
 from bot.retraining.buttons import PublishAnywayButton
 from bot.retraining.flow import RetrainFlow
 from bot.retraining.runner import TrainingRunner
@@ -65,6 +68,7 @@ class BgmBot(commands.Bot):
     def __init__(self, settings: BotSettings, client: ModelClient, owns_client: bool, **options) -> None:
         intents = discord.Intents.none()
         intents.guilds = True  # guild and role names for the admin check; no message content needed
+        intents.voice_states = True  # who is in which voice channel: the radio (not a privileged intent)
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=intents,
@@ -89,6 +93,7 @@ class BgmBot(commands.Bot):
         # Made in setup_hook, once the bot starts: render workers are processes, the store a file.
         self.renderer: RenderPool | None = None
         self.tracks: TrackMaker | None = None
+        self.radios: Radios | None = None
         self.started = time.monotonic()
         self._closing = False
 
@@ -107,6 +112,10 @@ class BgmBot(commands.Bot):
             self.versions,
             self.started,
         )
+        radio_dir = self.settings.data_dir / "radio"
+        self.radios = Radios(RadioKit(self.settings, Composer(self.model_client), self.renderer, radio_dir))
+        cog.radios = self.radios
+        cog.app_command.add_command(RadioCommands(self.radios))  # /bgm radio ...
         await self.add_cog(cog)
         # Songs a killed predecessor left queued: made again (or their requesters told), over REST.
         await self.tracks.recover(
@@ -137,6 +146,8 @@ class BgmBot(commands.Bot):
         # Tell everyone waiting before the connection goes; close() may be called more than once.
         if not self._closing:
             self._closing = True
+            if self.radios is not None:
+                await self.radios.shutdown()  # each radio says it stops, and leaves its channel
             if self.tracks is not None:
                 await self.tracks.shutdown()  # the queue closes: everyone waiting is told
             await self.retraining.shutdown()

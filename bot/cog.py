@@ -27,6 +27,7 @@ from bgm.harmony import Key
 from bgm.moods import MOODS
 from bot import formatting
 from bot.checks import admin_only
+from bot.radio.radios import Radios
 from bot.retraining.flow import RetrainFlow
 from bot.tracks.maker import TrackMaker
 from bot.tracks.queue import JobQueue
@@ -73,6 +74,7 @@ class BgmCog(commands.GroupCog, name="bgm", group_name="bgm", group_description=
         self.client, self.store, self.queue = client, store, queue
         self.tracks, self.retraining, self.versions = tracks, retraining, versions
         self.started = time.monotonic() if started is None else started
+        self.radios: Radios | None = None  # set by the app, which adds /bgm radio itself
         super().__init__()
 
     @app_commands.command(description="Compose a song in a mood: audio, MIDI and its details, posted here")
@@ -163,6 +165,8 @@ class BgmCog(commands.GroupCog, name="bgm", group_name="bgm", group_description=
             if v > version
         ][:3]
         pairs += [("Model config", problem[:300]) for problem in (await self.versions.problems())[:2]]
+        if self.radios is not None:
+            pairs += self.radios.status_lines(interaction.guild_id)
         await interaction.followup.send(embed=formatting.status_embed(pairs), ephemeral=True)
 
     @train.command(name="start", description="Train on attached music (or this server's earlier uploads)")

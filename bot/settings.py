@@ -66,6 +66,15 @@ class BotSettings(Settings):
     queue_per_user: int = Field(3, ge=1, description="songs one user may have waiting or in progress")
     cooldown_s: float = Field(10.0, ge=0, description="between two requests of one user")
 
+    # The radio (/bgm radio): songs composed one after another in a voice channel.
+    radio_max: int = Field(4, ge=0, description="radios playing at once in this process")
+    radio_length: str = Field("medium", pattern="^(short|medium|long)$", description="after the first song")
+    radio_tempo: int | None = Field(None, ge=30, le=240, description="beats per minute (default: the mood's)")
+    radio_crossfade_s: float = Field(2.0, ge=0.02, le=10)
+    radio_empty_s: float = Field(60.0, gt=0, description="leave a voice channel that stayed empty this long")
+    radio_reconnect_s: float = Field(40.0, gt=0, description="give up on a voice connection down this long")
+    radio_connect_s: float = Field(30.0, gt=0, description="to join a voice channel")
+
     # Uploads for /bgm training start.
     upload_max_files: int = Field(3, ge=1, le=10)
     upload_max_bytes: int = Field(8 * 1024 * 1024, gt=0, description="per attached file")

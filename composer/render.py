@@ -13,6 +13,8 @@ from dataclasses import dataclass, replace
 from enum import Enum
 from pathlib import Path
 
+import numpy as np
+
 from bgm import audio
 from bgm.arrangement import Arrangement, arrange
 from bgm.form import Section, song_onsets
@@ -144,3 +146,37 @@ def render_files(
         log.warning("audio rendering failed: %s", error)
         return replace(files, no_audio=NoAudio.UNAVAILABLE)
     return replace(files, audio=path)
+
+
+def render_stream(
+    tokens: list[str],
+    sections: list[Section],
+    mood: str,
+    out_dir: Path,
+    stem: str,
+    *,
+    tempo: int | None,
+    fmt: str,
+    soundfont: Path | None,
+    max_bytes: int,
+    key: str = "",
+) -> tuple[SongFiles, Path | None]:
+    """``render_files`` for a stream: the MIDI, the audio file when it fits ``max_bytes``, and the same
+    audio as raw PCM (``<stem>.pcm``: 16-bit stereo at 48 kHz, what Discord's voice encoder takes),
+    synthesised once for both. The PCM is None when nothing could be synthesised (``no_audio`` says why)."""
+    arrangement, files = _midi(tokens, sections, mood, out_dir, stem, tempo, key)
+    try:
+        levelled = audio.song_audio(arrangement, sections, soundfont)
+    except (FileNotFoundError, RuntimeError) as error:
+        log.warning("audio rendering failed: %s", error)
+        return replace(files, no_audio=NoAudio.UNAVAILABLE), None
+    pcm = files.midi.with_suffix(".pcm")
+    np.rint(levelled.clip(-1, 1) * 32767).astype("<i2").tofile(pcm)
+    room = max_bytes - files.midi.stat().st_size
+    try:
+        if room <= 0:
+            raise audio.AudioTooLargeError(files.midi.stat().st_size, max_bytes, fmt)
+        path = audio.encode(levelled, audio.RATE, files.midi.with_suffix(f".{fmt}"), fmt, room)
+    except audio.AudioTooLargeError:
+        return replace(files, no_audio=NoAudio.TOO_LARGE), pcm
+    return replace(files, audio=path), pcm

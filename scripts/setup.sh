@@ -13,6 +13,7 @@ apt_packages=()
 command -v fluidsynth >/dev/null || apt_packages+=(fluidsynth)
 # bgm synthesises through libfluidsynth (the program's library) and writes Ogg Opus through libopus
 # and libogg, which FluidSynth's libsndfile1 brings; named here so a slimmed image cannot lose them.
+# discord.py encodes the radio's voice packets with the same libopus.
 for lib in libfluidsynth.so.3:libfluidsynth3 libopus.so.0:libopus0 libogg.so.0:libogg0; do
   ldconfig -p 2>/dev/null | grep -q "${lib%%:*}" || apt_packages+=("${lib##*:}")
 done

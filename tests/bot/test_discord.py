@@ -143,7 +143,8 @@ async def test_commands_are_synced_to_the_guild(shared_server, tmp_path, restore
     async with FakeDiscord() as fake, bot_against(fake, shared_server, tmp_path):
         command = fake.commands[fake.guild.id][("bgm", 1)]
         options = {o["name"]: o for o in command["options"]}
-        assert set(options) == {"compose", "status", "train", "model"}
+        assert set(options) == {"compose", "status", "train", "model", "radio"}
+        assert {o["name"] for o in options["radio"]["options"]} == {"start", "mood", "stop"}
         assert {o["name"] for o in options["train"]["options"]} == {"start", "status", "cancel"}
         assert {o["name"] for o in options["model"]["options"]} == {"list", "promote", "rollback"}
         fake.assert_no_unknown_routes()

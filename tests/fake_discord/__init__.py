@@ -108,6 +108,16 @@ Driving the bot and reading what it did
   ``send_reconnect()`` (op 7); ``invalidate_session(resumable=False)`` (op 9 -> new IDENTIFY);
   ``fail_next("POST", r"/callback$", status=500 | 429, times=1)``.
 
+Voice (``tests/fake_discord/voice.py``)
+--------------------------------------
+``voice = await FakeVoice(fake, cert, key).start()`` (a certificate from ``make_certificate``, trusted
+through ``SSL_CERT_FILE``; give the bot a connector with ``ssl=trusting_context()``): the gateway then
+answers the bot's op 4 with VOICE_STATE_UPDATE and VOICE_SERVER_UPDATE, a TLS voice websocket (v8)
+does the handshake, and RTP packets arriving on UDP are decrypted and kept (``voice.received()``,
+``voice.decoded(packets)``). Drive it with ``voice.join/leave(member, channel)``, ``move_bot``,
+``disconnect_bot``, ``fail_over`` (a new voice server) and ``drop`` (close or cut the websocket).
+Voice channels are ``fake.add_channel(name, type=2)``.
+
 discord.py 2.7.1 quirks worth knowing
 -------------------------------------
 * JSON is recognised only if ``Content-Type`` is exactly ``application/json`` (aiohttp's
@@ -131,6 +141,11 @@ discord.py 2.7.1 quirks worth knowing
   at READY's ``resume_gateway_url``; 4004 ends ``connect()`` with ``ConnectionClosed``. A wrong token
   never gets that far: ``login()`` raises ``LoginFailure`` on the 401 from ``GET /users/@me``.
 * ``AutoShardedClient`` does call ``GET /gateway/bot`` and connects to the ``url`` it returns (the fake's).
+* Voice: aiohttp builds its default TLS context when imported, before a test can set ``SSL_CERT_FILE``.
+  A voice connection cut at the TCP level is taken back only after up to 30 s: discord.py's socket
+  reader thread sits in a 30 s ``select`` on the UDP socket it closed, so the new one's IP discovery
+  reply waits. A repeated op 4 with a new voice token makes it reconnect; the fake keeps one token per
+  guild voice session.
 """
 
 from .gateway import GatewayEvent, GatewaySession

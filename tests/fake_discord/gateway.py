@@ -219,6 +219,8 @@ async def _handle_frame(fake: FakeDiscord, conn: GatewayConnection, op: int, dat
         return
     if op == OP_VOICE_STATE_UPDATE:
         fake._gateway_record("voice_state", **(data or {}))
+        if fake.voice is not None:
+            await fake.voice.on_bot_voice_state(conn.session.id, data or {})
         return
     fake._gateway_record("unknown_op", op=op)
     await conn.ws.close(code=4001, message=b"Unknown opcode.")

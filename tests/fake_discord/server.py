@@ -117,6 +117,8 @@ class FakeDiscord:
         self._gateway_sessions: list[GatewaySession] = []
         self._gateway_connections: list[GatewayConnection] = []
         self._faults: list[InjectedFault] = []
+        #: Voice (``tests.fake_discord.voice.FakeVoice``), when a test starts it.
+        self.voice: Any = None
 
         self._runner: web.AppRunner | None = None
         self._changed: asyncio.Event | None = None

@@ -247,6 +247,8 @@ class FakeChannel:
                 "rate_limit_per_user": 0,
                 "flags": 0,
             }
+            if self.type == 2:  # discord.py reads these unconditionally for voice channels
+                payload.update(bitrate=64000, user_limit=0, rtc_region=None)
         if permissions is not None:
             payload["permissions"] = str(permissions)
         return payload
@@ -313,6 +315,7 @@ class FakeGuild:
     roles: dict[int, FakeRole] = field(default_factory=dict)
     channels: dict[int, FakeChannel] = field(default_factory=dict)
     members: dict[int, FakeMember] = field(default_factory=dict)
+    voice_states: dict[int, dict] = field(default_factory=dict)  # user id -> VOICE_STATE_UPDATE payload
     locale: str = "en-US"
     joined_at: str = field(default_factory=iso_now)
 
@@ -388,7 +391,7 @@ class FakeGuild:
             "large": False,
             "unavailable": False,
             "member_count": len(self.members),
-            "voice_states": [],
+            "voice_states": list(self.voice_states.values()),
             "members": [m.to_payload() for m in self.members.values()],
             "channels": [c.to_payload() for c in self.channels.values()],
             "threads": [],
