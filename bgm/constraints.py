@@ -36,7 +36,7 @@ class Rules:
     high: int = 86
     max_leap: int = 12
     leap_cost: float = 0.15  # log-probability taken per semitone of a leap beyond a whole step
-    repeat_cost: float = 0.5  # log-probability taken from striking the last pitch again
+    repeat_cost: float = 1.0  # log-probability taken from striking the last pitch again
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """Training's defaults, in one place: ``bgm train``'s options, ``TrainOptions`` and the loop read them.
 
-They describe the shipped default model (models/bgm/3: the causal melody LSTM, 256 units, window 64).
+They describe the shipped default model (models/bgm/4: the causal melody LSTM, 256 units, window 64).
 Here rather than in ``training`` so that ``bgm --help`` shows them without importing TensorFlow.
 """
 
