@@ -9,7 +9,7 @@ measures the melody track of every MIDI file:
 MusPy's pitch-class entropy, scale consistency, polyphony, pitch range and pitches used on 8-bar
 windows, the shape of the line, the empty-beat rate and longest silence, the key by music21, novelty
 against bgm's training corpus and a classifier two-sample test (issue 11, "Measuring it"). The
-reference is the first part of 300 pieces of music21's corpus, measured the same way; the test is
+reference is the first part of 150 pieces of music21's corpus, measured the same way; the test is
 run against all of them and, per mood, against the pieces training labels with that mood too (a
 calm tune is by definition sparser than the corpus at large: bgm.moods). Prints a
 markdown table with a check per target, writes ``--json`` and one piano roll per mood.
