@@ -102,11 +102,15 @@ class Constraints:
         self.step += 1
 
     def start_from(self, tokens: list[list[str]]) -> None:
-        """Take each row's line from the tokens before step 0 (a primer), ending at step 0."""
+        """Take each row's last pitch from the tokens before step 0 (a primer, or the part before).
+
+        Silence is counted from step 0 whatever sounded before: a part's primer is not played, and
+        the section before it in the song is another part, which ends silent for at most
+        ``max_rest`` steps; so a join is never silent for more than twice that.
+        """
         for line, row in zip(self.lines, tokens, strict=True):
-            for back, token in enumerate(reversed(row), start=1):
+            for token in reversed(row):
                 parsed = parse_token(token)
                 if parsed is not None:
-                    line.sounding_until = -back + parsed[1]
                     line.last_pitch = max(parsed[0])
                     break

@@ -57,10 +57,14 @@ def test_rows_keep_their_own_lines():
     assert np.isfinite(out[0, 0]) and out[1, 0] == -np.inf
 
 
-def test_a_primer_sets_where_the_line_stands():
+def test_a_primer_gives_the_last_pitch_but_its_notes_do_not_sound_in_the_part():
     c = _constraints(max_rest=4)
-    c.start_from([["64:8", HOLD, HOLD]])  # struck 3 steps before step 0, sounds until step 5
-    assert c.lines[0].sounding_until == 5 and c.lines[0].last_pitch == 64
+    c.start_from([["64:8", HOLD, HOLD]])  # struck 3 steps before step 0: in the song, not played
+    assert c.lines[0].last_pitch == 64 and c.lines[0].sounding_until == 0
+    for _ in range(4):
+        assert not c.must_strike(0)
+        c.advance(np.array([0]))
+    assert c.must_strike(0)  # a part opens with at most max_rest steps of rest
 
 
 def test_when_every_token_is_ruled_out_the_model_decides():

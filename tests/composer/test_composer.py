@@ -223,6 +223,9 @@ def test_a_melody_never_rests_longer_than_a_beat_within_a_part(lstm_server):
             onsets = decode(list(song.tokens[s.start : s.start + s.steps]))
             gaps = [b.step - a.end for a, b in zip(onsets, onsets[1:], strict=False)]
             assert max(gaps) <= 4, (mood, seed, s.name)  # Rules.max_rest: the bars a plan copies too
+        onsets = decode(list(song.tokens))
+        gaps = [b.step - a.end for a, b in zip(onsets, onsets[1:], strict=False)]
+        assert max(gaps) <= 8, (mood, seed)  # two beats at most where one section joins the next
 
 
 def test_a_model_without_melody_inputs_still_composes(legacy_server):
