@@ -99,7 +99,8 @@ class BgmBot(commands.Bot):
 
     async def setup_hook(self) -> None:
         await self.store.open()
-        self.renderer = RenderPool(self.settings.queue_concurrency)
+        cache = self.settings.data_dir / "cache"  # the workers' library caches: nothing in the home folder
+        self.renderer = RenderPool(self.settings.queue_concurrency, cache_dir=cache)
         self.tracks = TrackMaker(
             self.settings, Composer(self.model_client), self.store, self.queue, self.renderer
         )

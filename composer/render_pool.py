@@ -9,6 +9,7 @@ import os
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
 from typing import TypeVar
 
 from composer import render
@@ -16,6 +17,12 @@ from composer import render
 log = logging.getLogger(__name__)
 NICENESS = 10  # workers yield the CPU to the event loop that must answer in time
 T = TypeVar("T")
+
+
+def _start_worker(niceness: int, cache_dir: Path | None) -> None:
+    os.nice(niceness)
+    if cache_dir is not None:
+        os.environ["MPLCONFIGDIR"] = str(cache_dir / "matplotlib")
 
 
 class RenderPool:
@@ -28,16 +35,18 @@ class RenderPool:
     a new one and every job is run again.
     """
 
-    def __init__(self, workers: int, niceness: int = NICENESS) -> None:
-        self.workers, self.niceness = workers, niceness
+    def __init__(self, workers: int, niceness: int = NICENESS, cache_dir: Path | None = None) -> None:
+        """``cache_dir``: where the workers' libraries keep their caches (matplotlib's font list),
+        instead of the user's home."""
+        self.workers, self.niceness, self.cache_dir = workers, niceness, cache_dir
         self.executor = self._start()
 
     def _start(self) -> ProcessPoolExecutor:
         executor = ProcessPoolExecutor(
             self.workers,
             mp_context=multiprocessing.get_context("spawn"),
-            initializer=os.nice,
-            initargs=(self.niceness,),
+            initializer=_start_worker,
+            initargs=(self.niceness, self.cache_dir),
         )
         for _ in range(self.workers):  # one pending call per worker starts them all now
             executor.submit(render.ready, None, True)  # the bot draws every song's piano roll

@@ -98,10 +98,11 @@ async def test_every_admin_action_is_refused_to_a_non_admin_and_starts_nothing(s
 
 
 def test_the_only_admin_button_checks_in_its_callback():
-    """Regenerate and Variation are for everyone (they compose, as /bgm compose does). The one admin
+    """Regenerate, Variation and Stems are for everyone (they compose, as /bgm compose does). The one admin
     button, Publish anyway, checks the clicker in its callback (``RetrainFlow.publish_anyway``; a
     non-admin's click is refused in tests/bot/test_discord.py). Any other button needs the same."""
-    assert RemixButton.__discord_ui_compiled_template__.pattern == r"bgm:(?P<kind>regen|var):(?P<track>\d+)"
+    pattern = RemixButton.__discord_ui_compiled_template__.pattern
+    assert pattern == r"bgm:(?P<kind>regen|var|stems):(?P<track>\d+)"  # Stems renders, as Variation does
     source = (ROOT / "bot").rglob("*.py")
     dynamic = sorted(str(p.relative_to(ROOT)) for p in source if "DynamicItem" in p.read_text())
     assert dynamic == ["bot/retraining/buttons.py", "bot/tracks/buttons.py"]
