@@ -18,6 +18,9 @@ for lib in libfluidsynth.so.3:libfluidsynth3 libopus.so.0:libopus0 libogg.so.0:l
   ldconfig -p 2>/dev/null | grep -q "${lib%%:*}" || apt_packages+=("${lib##*:}")
 done
 [ -f /usr/share/sounds/sf2/FluidR3_GM.sf2 ] || apt_packages+=(fluid-soundfont-gm)
+# The scaled-out deployment's engines (docs/scaling.md); its tests start their own servers.
+command -v redis-server >/dev/null || apt_packages+=(redis-server)
+compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || apt_packages+=(postgresql)
 command -v "$PYTHON" >/dev/null || apt_packages+=(python3.11 python3.11-venv)
 if command -v "$PYTHON" >/dev/null && ! "$PYTHON" -c "import ensurepip, venv" 2>/dev/null; then
   apt_packages+=(python3.11-venv)
