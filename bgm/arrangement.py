@@ -20,6 +20,8 @@ from bgm.tokens import STEP_QUARTERS, Onset
 STEPS_PER_BAR = 16
 BASS_LOW = 36  # roots land in C2..B2, under everything else
 HARMONY_LOW = 53  # triads voiced inside F3..E4, just under a melody centred above middle C
+HARMONY_FLOOR = 45  # a section with a low tune takes its chords down, to A2 at most: lower is mud
+SECTION_SPREAD = 6  # semitones a section's middle may lie from the song's before it moves an octave
 # The accompaniment sits below the melody's level so the tune stays in front.
 HARMONY_DROP, BASS_DROP, DRUM_DROP = 22, 12, 14
 # Choruses lift, the bridge breathes.
@@ -151,18 +153,53 @@ def fit_register(melody: list[Onset], register: tuple[int, int]) -> list[Onset]:
         shift -= 12
     while median + shift < low:
         shift += 12
-    if shift == 0:
-        return melody
+    return _shifted(melody, shift) if shift else melody
+
+
+def _shifted(melody: list[Onset], shift: int) -> list[Onset]:
     return [Onset(o.step, tuple(min(127, max(0, p + shift)) for p in o.pitches), o.steps) for o in melody]
 
 
-def bass_voicing(triad: Triad) -> list[int]:
+def _in_section(melody: list[Onset], section: Section) -> list[Onset]:
+    return [o for o in melody if section.start <= o.step < section.start + section.steps]
+
+
+def align_sections(melody: list[Onset], sections: list[Section]) -> list[Onset]:
+    """Each section moved by whole octaves towards the song's middle pitch: the model writes each
+    part on its own, and a bridge a ninth above the chorus sounds like another instrument."""
+    if not melody or not sections:
+        return melody
+    middle = float(np.median([max(o.pitches) for o in melody]))
+    aligned = [o for o in melody if not any(o.step in range(s.start, s.start + s.steps) for s in sections)]
+    for section in sections:
+        notes = _in_section(melody, section)
+        if notes:
+            offset = middle - float(np.median([max(o.pitches) for o in notes]))
+            aligned += _shifted(notes, 12 * round(offset / 12) if abs(offset) > SECTION_SPREAD else 0)
+    return sorted(aligned, key=lambda o: o.step)
+
+
+def harmony_lows(melody: list[Onset], steps: int, sections: list[Section]) -> list[int]:
+    """Per bar, the lowest pitch of the chord voicing: HARMONY_LOW, or lower in a section whose tune
+    dips into that octave, so the chords stay under the tune (down to HARMONY_FLOOR)."""
+    lows = [HARMONY_LOW] * -(-steps // STEPS_PER_BAR)
+    for section in sections:
+        pitches = [min(o.pitches) for o in _in_section(melody, section)]
+        if pitches:
+            floor = int(np.percentile(pitches, 10))  # a passing low note may cross the chords
+            low = max(HARMONY_FLOOR, min(HARMONY_LOW, floor - 12))
+            first, last = section.start // STEPS_PER_BAR, -(-(section.start + section.steps) // STEPS_PER_BAR)
+            lows[first:last] = [low] * (min(last, len(lows)) - first)
+    return lows
+
+
+def bass_voicing(triad: Triad, bar: int = 0) -> list[int]:
     return [BASS_LOW + triad.root]
 
 
-def close_voicing(triad: Triad) -> list[int]:
-    """The triad inside one octave from HARMONY_LOW: neighbouring chords move by small steps."""
-    return sorted(HARMONY_LOW + (pc - HARMONY_LOW) % 12 for pc in triad.pitch_classes)
+def close_voicing(triad: Triad, low: int = HARMONY_LOW) -> list[int]:
+    """The triad inside one octave from ``low``: neighbouring chords move by small steps."""
+    return sorted(low + (pc - low) % 12 for pc in triad.pitch_classes)
 
 
 def _note(start: int, length: int, pitch: int, velocity: int, steps: int) -> Note | None:
@@ -188,17 +225,19 @@ def _comping(
     chords: list[Triad],
     steps: int,
     rhythm: Rhythm,
-    voicing: Callable[[Triad], list[int]],
+    voicing: Callable[[Triad, int], list[int]],
     base: int,
     sections: list[Section],
 ) -> list[Note | None]:
-    """The chords played in ``rhythm``, the last bar held; ``voicing`` maps a triad to pitches."""
+    """The chords played in ``rhythm``, the last bar held; ``voicing`` maps a triad and its bar to
+    pitches."""
     notes = []
     for bar, triad in enumerate(chords):
         start = bar * STEPS_PER_BAR
         for offset, length in WHOLE if bar == len(chords) - 1 else rhythm:
             velocity = level(base, start + offset, sections)
-            notes += [_note(start + offset, length, pitch, velocity, steps) for pitch in voicing(triad)]
+            pitches = voicing(triad, bar)
+            notes += [_note(start + offset, length, pitch, velocity, steps) for pitch in pitches]
     return notes
 
 
@@ -244,13 +283,18 @@ def arrange(
     sections = sections or []
     melody = sorted(melody, key=lambda o: o.step)
     if not keep_register:
-        melody = fit_register(melody, style.register)
+        melody = fit_register(align_sections(melody, sections), style.register)
     key = key or key_for(melody, style.mode)
     # An empty melody gives nothing to harmonise: every part stays silent.
     chords = progression(melody, steps, key) if melody else []
 
     base = style.velocity
-    harmony = _comping(chords, steps, style.harmony_rhythm, close_voicing, base - HARMONY_DROP, sections)
+    lows = harmony_lows(melody, steps, sections)
+
+    def under_the_tune(triad: Triad, bar: int) -> list[int]:
+        return close_voicing(triad, lows[bar])
+
+    harmony = _comping(chords, steps, style.harmony_rhythm, under_the_tune, base - HARMONY_DROP, sections)
     bass = _comping(chords, steps, style.bass_rhythm, bass_voicing, base - BASS_DROP, sections)
     tracks = [
         _track("melody", style.melody_program, _melody(melody, steps, style, sections)),

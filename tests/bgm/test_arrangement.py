@@ -141,6 +141,29 @@ def test_the_styles_tempo_is_the_default(happy):
     assert happy.tempo == STYLES["happy"].tempo
 
 
+def test_a_section_written_an_octave_away_joins_the_others():
+    # Verse and chorus around middle C, then a bridge written a ninth higher: it comes down an octave.
+    bridge = [Onset(o.step + STEPS, (o.pitches[0] + 14,), o.steps) for o in MELODY[:16]]
+    sections = [Section("verse1", 0, 64), Section("chorus", 64, 64), Section("bridge", STEPS, 64)]
+    notes = arrange(MELODY + bridge, STEPS + 64, "happy", sections).track("melody").notes
+    played = [n.pitch for n in notes if n.start >= STEPS]
+    assert played == [o.pitches[0] + 2 for o in MELODY[:16]]
+    assert [n.pitch for n in notes if n.start < STEPS] == [o.pitches[0] for o in MELODY]
+
+
+def test_chords_move_down_under_a_low_section_and_stay_put_elsewhere():
+    # A high verse keeps its chords in F3..E4; a chorus down to B-flat 3 takes them under the tune.
+    high = [Onset(o.step, (o.pitches[0] + 12,), o.steps) for o in MELODY[:16]]
+    low = [Onset(o.step + 64, (o.pitches[0] - 2,), o.steps) for o in MELODY[:16]]
+    sections = [Section("verse1", 0, 64), Section("chorus", 64, 64)]
+    arrangement = arrange(high + low, STEPS, "sad", sections, keep_register=True)
+    harmony = arrangement.track("harmony").notes
+    chorus_tune = sorted(n.pitch for n in arrangement.track("melody").notes if n.start >= 64)
+    assert all(53 <= n.pitch <= 64 for n in harmony if n.start < 64)
+    # Under all but a passing low note or two (the lowest tenth of the tune may cross the chords).
+    assert all(45 <= n.pitch < chorus_tune[len(chorus_tune) // 10] for n in harmony if n.start >= 64)
+
+
 def test_a_melody_far_below_the_register_moves_up_by_octaves():
     low = [Onset(o.step, (o.pitches[0] - 36,), o.steps) for o in MELODY]
     shifted = arrange(low, STEPS, "happy").track("melody").notes
