@@ -9,9 +9,9 @@ onset" tokens could otherwise swallow bars (the shipped v2 went silent for 17
 beats). Pitches outside the register and leaps over an octave are ruled out,
 and every leap is made a little less likely the wider it is, a repeated note
 too (a tune moves mostly by step; a small model trained briefly spreads its
-guesses over the chord tones around the last note). A part ends on a
-cadence: its last bar opens with the tonic, which also tells a minor tune
-from its relative major.
+guesses over the chord tones around the last note). No note is longer than
+a half note before a part's last bar. A part ends on a cadence: its last bar
+opens with the tonic, which also tells a minor tune from its relative major.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from bgm.tokens import parse_token
+from bgm.tokens import DURATIONS, onset_token, parse_token
 
 # Pitch classes of C major / A natural minor, plus G#, the leading tone of A minor.
 SCALE = {"major": (0, 2, 4, 5, 7, 9, 11), "minor": (0, 2, 4, 5, 7, 8, 9, 11)}
@@ -37,6 +37,13 @@ class Rules:
     max_leap: int = 12
     leap_cost: float = 0.15  # log-probability taken per semitone of a leap beyond a whole step
     repeat_cost: float = 1.0  # log-probability taken from striking the last pitch again
+    # The longest note (steps) before the part's last bar: a tune held for a whole bar mid-phrase
+    # stalls, and a piano lead's note dies away into silence. A longer note the model picks is
+    # struck this long instead (same pitch).
+    longest: int = 8
+    # The rules above choose which note, not whether one starts: the notes' share of the step is
+    # scaled back to the model's, or every penalty would hold the last note longer instead.
+    keep_onset_odds: bool = True
 
 
 @dataclass
@@ -68,12 +75,22 @@ class Constraints:
         in_range = (self.pitch >= self.rules.low) & (self.pitch <= self.rules.high)
         self.allowed = ~self.is_onset | in_range
         self.tonic = self.is_onset & (self.pitch % 12 == TONIC[self.rules.mode])
+        # Each token longer than ``longest``, and the same onset at the longest length allowed (-1: none).
+        index = {t: i for i, t in enumerate(self.vocab)}
+        allowed = max((d for d in DURATIONS if d <= self.rules.longest), default=DURATIONS[0])
+        self.too_long = np.flatnonzero(self.is_onset & (self.steps > self.rules.longest))
+        self.cut_to = np.array(
+            [index.get(onset_token(parsed[i][0], allowed), -1) for i in self.too_long], dtype=int
+        )
         if not self.lines:
             self.lines = [LineState() for _ in range(self.rows)]
 
     def apply(self, logits: np.ndarray) -> np.ndarray:
         """``logits`` [rows, vocab] with this step's rules applied (a new array)."""
-        out = logits.astype(np.float64) + self.key_penalty
+        model = logits.astype(np.float64)
+        if self.cadence is None or self.step < self.cadence:
+            model = self._cut_long_notes(model)
+        out = model + self.key_penalty
         out[:, ~self.allowed] = -np.inf
         for r, line in enumerate(self.lines):
             if line.last_pitch is not None:
@@ -81,6 +98,8 @@ class Constraints:
                 out[r, self.is_onset] -= self.rules.leap_cost * np.maximum(interval - 2, 0)[self.is_onset]
                 out[r, self.is_onset & (interval == 0)] -= self.rules.repeat_cost
                 out[r, self.is_onset & (interval > self.rules.max_leap)] = -np.inf
+            if self.rules.keep_onset_odds:
+                out[r] = self._onset_odds_of(logits[r], out[r])
             if self.must_strike(r):
                 out[r, ~self.is_onset] = -np.inf
             if self.step == self.cadence:
@@ -88,6 +107,25 @@ class Constraints:
             if not np.isfinite(out[r]).any():  # nothing left: fall back to the model alone
                 out[r] = logits[r]
         return out
+
+    def _cut_long_notes(self, logits: np.ndarray) -> np.ndarray:
+        """``logits`` with each too-long note's chance moved to the same note at the longest length."""
+        out = logits.copy()
+        has = self.cut_to >= 0
+        for long, short in zip(self.too_long[has], self.cut_to[has], strict=True):
+            out[:, short] = np.logaddexp(out[:, short], out[:, long])
+        out[:, self.too_long] = -np.inf
+        return out
+
+    def _onset_odds_of(self, model: np.ndarray, ruled: np.ndarray) -> np.ndarray:
+        """``ruled`` with its notes scaled back to the chance ``model`` gave a note starting here."""
+        before = _logsumexp(model[self.is_onset].astype(np.float64))
+        after = _logsumexp(ruled[self.is_onset])
+        if not np.isfinite(after):
+            return ruled
+        kept = ruled.copy()
+        kept[self.is_onset] += before - after
+        return kept
 
     def must_strike(self, row: int) -> bool:
         """Whether ``row`` has been silent so long that this step must start a note."""
@@ -114,3 +152,8 @@ class Constraints:
                 if parsed is not None:
                     line.last_pitch = max(parsed[0])
                     break
+
+
+def _logsumexp(values: np.ndarray) -> float:
+    top = values.max(initial=-np.inf)
+    return float(top + np.log(np.exp(values - top).sum())) if np.isfinite(top) else -np.inf
