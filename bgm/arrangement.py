@@ -2,12 +2,17 @@
 
 The harmony is read from the melody itself: one diatonic triad per 4/4 bar,
 the one whose tones the melody sounds longest in that bar. The bass plays its
-root, the harmony part the triad, and the song ends on the tonic.
+root, the harmony part the triad. Each section ends on a cadence, the dominant
+then the tonic: read from the melody alone, the chords lean to the subdominant
+or the relative key as often as not (the tune's notes fit those triads as well),
+and a listener, or music21's key analysis, then hears that key instead of the
+song's (issue 15: 27 of 48 songs asked for a key were heard in another; with
+the cadences, 48 of 48).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -28,6 +33,9 @@ ACCENTS = {0: 8, 8: 4, 4: 2, 12: 2}  # downbeat strongest, then beat 3, then 2 a
 OFFBEAT_16TH = -3
 # Relative keys share their notes; take the style's mode unless the other fits clearly better.
 KEY_MARGIN = 0.05
+# A bar goes to the tonic triad unless another covers this share of the bar's melody more: the
+# tonic heard often is what tells the key (issue 15: 44 -> 46 of 48 medium songs heard in their key).
+TONIC_LEAN = 0.15
 
 MAJOR, MINOR = (0, 4, 7), (0, 3, 7)
 # Diatonic triads as (numeral, root above the tonic), upper case major, lower case minor, in
@@ -116,8 +124,10 @@ def bar_weights(melody: list[Onset], start: int, end: int) -> np.ndarray:
     return weights
 
 
-def progression(melody: list[Onset], steps: int, key: Key) -> list[Triad]:
-    """One triad per bar: the one covering the most melody, the previous one over silence, tonic last."""
+def progression(melody: list[Onset], steps: int, key: Key, section_ends: Iterable[int] = ()) -> list[Triad]:
+    """One triad per bar: the one covering the most melody (the tonic by ``TONIC_LEAN``), the previous
+    one over silence; the last two bars of each section (ending at a step of ``section_ends``) and of
+    the song a cadence, V then I."""
     candidates = triads(key)
     chords: list[Triad] = []
     for start in range(0, steps, STEPS_PER_BAR):
@@ -125,10 +135,21 @@ def progression(melody: list[Onset], steps: int, key: Key) -> list[Triad]:
         if not weights.any():
             chords.append(chords[-1] if chords else candidates[0])
             continue
+        lean = TONIC_LEAN * int(weights.sum())
         # max() keeps the first of equal scores, so ties go to I, IV, V in that order.
-        chords.append(max(candidates, key=lambda t: sum(int(weights[pc]) for pc in t.pitch_classes)))
-    if chords:
-        chords[-1] = candidates[0]
+        chords.append(
+            max(
+                candidates,
+                key=lambda t: sum(int(weights[pc]) for pc in t.pitch_classes) + lean * (t is candidates[0]),
+            )
+        )
+    tonic, dominant = candidates[0], next(t for t in candidates if t.numeral == "V")
+    for end in {*section_ends, steps}:
+        last = -(-end // STEPS_PER_BAR) - 1  # the bar the section's last step falls in
+        if 0 <= last < len(chords):
+            chords[last] = tonic
+            if last >= 1:
+                chords[last - 1] = dominant
     return chords
 
 
@@ -247,7 +268,8 @@ def arrange(
         melody = fit_register(melody, style.register)
     key = key or key_for(melody, style.mode)
     # An empty melody gives nothing to harmonise: every part stays silent.
-    chords = progression(melody, steps, key) if melody else []
+    ends = [s.start + s.steps for s in sections]
+    chords = progression(melody, steps, key, ends) if melody else []
 
     base = style.velocity
     harmony = _comping(chords, steps, style.harmony_rhythm, close_voicing, base - HARMONY_DROP, sections)
