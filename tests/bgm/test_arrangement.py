@@ -68,6 +68,16 @@ def test_each_section_ends_on_a_cadence_whatever_its_melody():
     assert [c.numeral for c in chords] == ["IV", "IV", "V", "I", "IV", "IV", "V", "I"]
 
 
+def test_a_phrase_within_a_section_ends_on_the_dominant():
+    """A section of 8 bars is two 4-bar phrases: the first ends on V (a half cadence), the second V I."""
+    on_iv = [Onset(16 * bar, (65, 69, 72), 16) for bar in range(8)]
+    sections = [Section("verse1", 0, 128)]
+    harmony = arrange(on_iv, 128, "calm", sections, key=Key(0, "major")).track("harmony").notes
+    chords = [sorted({n.pitch % 12 for n in harmony if n.start // 16 == bar}) for bar in range(8)]
+    f, g, c = [0, 5, 9], [2, 7, 11], [0, 4, 7]
+    assert chords == [f, f, f, g, f, f, g, c]
+
+
 def test_a_minor_cadence_uses_the_major_dominant_and_the_minor_tonic():
     on_iii = [Onset(16 * bar, (60, 64, 67), 16) for bar in range(4)]  # C E G: A minor's III
     chords = progression(on_iii, 64, Key(9, "minor"), section_ends=[64])
