@@ -22,6 +22,7 @@ import functools
 import json
 import logging
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -67,6 +68,8 @@ class TrackMaker:
         self.settings, self.composer, self.store, self.queue = settings, composer, store, queue
         self.renderer = renderer  # render worker processes in the bot; None: the loop's default threads
         self._active: set[asyncio.Task] = set()  # handlers still to tell their requester something
+        # One stems render per track at a time: a click while it runs waits and takes what it made.
+        self._stems_renders: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
 
     async def start(
         self,
@@ -314,6 +317,12 @@ class TrackMaker:
             limit = interaction.filesize_limit - ENVELOPE_BYTES
 
             async def work() -> list[Path]:
+                async with self._stems_renders.setdefault(track_id, asyncio.Lock()):
+                    if (made := await asyncio.to_thread(cached_stems, out)) is not None:
+                        return made  # by a click just before this one
+                    return await render()
+
+            async def render() -> list[Path]:
                 composition = Composition.from_dict(json.loads(await asyncio.to_thread(record.read_text)))
                 job = song_renderer(
                     composition, out, self.settings.audio_format, self.settings.soundfont, stems=True

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,12 +50,14 @@ def bundle(stems: list[Path], limit: int) -> Bundle:
     bytes; else the largest of them whose sizes add up to at most ``limit``."""
     archive_path = zip_path(stems)
     if not archive_path.is_file():
-        partial = archive_path.with_suffix(".partial")
+        # A name of its own: two clicks at once may both be writing one.
+        handle, name = tempfile.mkstemp(suffix=".partial", dir=archive_path.parent)
+        os.close(handle)
         # Stored, not deflated: Ogg and MP3 do not compress, and storing costs no CPU.
-        with zipfile.ZipFile(partial, "w", zipfile.ZIP_STORED) as archive:
+        with zipfile.ZipFile(name, "w", zipfile.ZIP_STORED) as archive:
             for path in stems:
                 archive.write(path, arcname=path.name)
-        partial.replace(archive_path)  # whole or not there: a later click may reuse it
+        os.replace(name, archive_path)  # whole or not there: a later click may reuse it
     size = archive_path.stat().st_size
     if size <= limit:
         return Bundle((archive_path,))

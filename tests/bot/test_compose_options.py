@@ -74,9 +74,14 @@ async def test_key_lead_loop_and_primer_shape_the_posted_song_and_stems_follow(
         assert len(audio) == round(bars) * 240 * rate // STYLES["calm"].tempo  # whole bars, to the sample
         assert message.custom_ids == ["bgm:regen:1", "bgm:var:1", "bgm:stems:1"]
 
+        # Two people click Stems at once: one render, and both get its zip.
         click = await fake.click_button(message, "bgm:stems:1", user=fake.regular)
-        await fake.wait_for(lambda: click.followups and click.followups[-1].attachments, SONG_S)
+        rival = await fake.click_button(message, "bgm:stems:1", user=fake.admin)
+        await fake.wait_for(
+            lambda: all(c.followups and c.followups[-1].attachments for c in (click, rival)), SONG_S
+        )
         posted = click.followups[-1]
+        assert rival.followups[-1].files == posted.files
         assert posted.content.startswith("🎚️ Stems of track #1, one file per part: melody, harmony, bass.")
         with zipfile.ZipFile(io.BytesIO(posted.files["bgm-calm-7-stems.zip"])) as archive:
             names = sorted(archive.namelist())

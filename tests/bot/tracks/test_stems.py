@@ -42,6 +42,18 @@ def test_a_second_bundle_reuses_the_zip_the_first_made(tmp_path):
     assert second == first and (second.stat().st_ino, second.stat().st_mtime_ns) == made
 
 
+def test_bundles_made_at_once_each_post_a_whole_zip(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    stems = parts(tmp_path, {"melody": 30_000, "harmony": 30_000, "bass": 30_000})
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda _: bundle(stems, limit=1_000_000), range(8)))
+    assert {r.paths for r in results} == {(tmp_path / "bgm-calm-1-stems.zip",)}
+    with zipfile.ZipFile(tmp_path / "bgm-calm-1-stems.zip") as archive:
+        assert archive.testzip() is None and len(archive.namelist()) == 3
+    assert not list(tmp_path.glob("*.partial"))
+
+
 def test_kept_stems_are_found_again_until_a_part_is_missing(tmp_path):
     folder = tmp_path / "songs" / "1" / "stems"
     stems = parts(folder, {"melody": 300, "bass": 200})
