@@ -48,14 +48,17 @@ def _end_at(track: mido.MidiTrack, ticks: int) -> None:
     track.append(mido.MetaMessage("end_of_track", time=max(0, ticks - elapsed)))
 
 
-def write_midi(arrangement: Arrangement, path: str | Path) -> Path:
-    """Write ``arrangement`` as a type-1 MIDI file: a tempo track, then one track per part."""
+def write_midi(arrangement: Arrangement, path: str | Path, meter: str = "4/4") -> Path:
+    """Write ``arrangement`` as a type-1 MIDI file: a tempo track, then one track per part. ``meter``:
+    the time signature written (a song opening with a primer in 2/2, 2/4 or 4/2 keeps the primer's;
+    the 16-step grid holds a whole number of their bars in each of its own)."""
+    numerator, denominator = (int(x) for x in meter.split("/"))
     path = Path(path)
     mf = mido.MidiFile(type=1, ticks_per_beat=TICKS_PER_QUARTER)
     tempo = mido.MidiTrack(
         [
             mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(arrangement.tempo), time=0),
-            mido.MetaMessage("time_signature", numerator=4, denominator=4, time=0),
+            mido.MetaMessage("time_signature", numerator=numerator, denominator=denominator, time=0),
         ]
     )
     mf.tracks.append(tempo)

@@ -3,11 +3,15 @@ continues.
 
 Its melody is read as training reads a piece (``bgm.score.melody_of``: the first part with notes, the
 top note of each onset, on the 16th grid), from the bar line before its first note, and its first
-``MAX_BARS`` bars are kept with their pitches and positions. Songs are in 4/4 on a 16-step bar, so a
-primer must be in a meter whose bar lines fall on that grid (4/4, 2/4, 2/2, 4/2), as training's pieces
-must. The bytes pass ``bgm.files``' content checks before music21 sees them (a 10,000-bar MIDI file or
-a zip renamed .mid never reaches it), are parsed in memory (nothing is written anywhere), and a parse
-that runs past ``PARSE_TIME_S`` is given up.
+``MAX_BARS`` bars are kept with their pitches and positions. Songs are composed on a 16-step bar, so a
+primer must be in a duple meter whose bar lines fall on that grid (4/4, 2/4, 2/2, 4/2), as training's
+pieces must; the song keeps that meter (its MIDI file says so). Triple and compound meters (3/4, 6/8)
+are refused: the model was trained on duple pieces only, and its position and lookback inputs count
+16-step bars (bgm/melody.py), so it cannot continue a waltz or a jig in time.
+
+The bytes pass ``bgm.files``' content checks before music21 sees them (a 10,000-bar MIDI file or a zip
+renamed .mid never reaches it), are parsed in memory (nothing is written anywhere), and a parse that
+runs past ``PARSE_TIME_S`` is given up.
 """
 
 from __future__ import annotations
@@ -103,7 +107,7 @@ def primer_of(score, name: str = "") -> Primer:
     meter = meter_of(score)
     if not fits_grid(meter):
         raise PrimerRejected(
-            name, f"is in {meter}; songs are in 4/4, so a primer must be in 4/4, 2/4, 2/2 or 4/2"
+            name, f"is in {meter}, but the model composes in duple meters only: 4/4, 2/4, 2/2 or 4/2"
         )
     melody = melody_of(score)
     if melody is None or not melody.onsets:

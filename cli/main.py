@@ -2,7 +2,8 @@
 parsing over the library; each subcommand imports its part lazily, so ``bgm --help`` loads no TensorFlow.
 
 Settings come from the environment (``BGM_`` prefix) or ``.env``; an option given on the command line
-wins. Dependencies' log noise is kept out of the output unless ``--verbose`` (see ``cli.quiet``).
+wins. An option argparse itself refuses is one sentence on one line, exit status 2 (``cli.parsing``).
+Dependencies' log noise is kept out of the output unless ``--verbose`` (see ``cli.quiet``).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 
 from bgm.training_defaults import ARCHS, DEFAULTS
 from cli.models import add_parser as add_models
+from cli.parsing import OneLineParser, parse
 from cli.quiet import quiet_environment, silenced_stderr
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -272,7 +274,7 @@ def _add_bot(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="bgm",
         description="Background music for Discord, composed by an LSTM served over TF Serving's API.",
     )
@@ -289,7 +291,7 @@ def main(argv: list[str] | None = None) -> int:
     _add_compose(sub, common)
     _add_bot(sub, common)
     add_models(sub, common, _settings)
-    args = parser.parse_args(argv)
+    args = parse(parser, argv)
     if not args.verbose:
         quiet_environment()
     return args.run(args)

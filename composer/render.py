@@ -63,6 +63,7 @@ class Extras:
 
     lead: int | None = None  # the melody's General MIDI program
     keep_register: bool = False  # the melody stays in its octave (it opens with a user's primer)
+    meter: str = "4/4"  # the MIDI file's time signature: a primer's (bgm.primer)
     loop: bool = False
     stems: bool = False
     picture: bool = False
@@ -91,7 +92,7 @@ def _midi(
         lead=extras.lead,
         keep_register=extras.keep_register,
     )
-    midi = write_midi(arrangement, out_dir / f"{stem}.mid")
+    midi = write_midi(arrangement, out_dir / f"{stem}.mid", extras.meter)
     return arrangement, SongFiles(midi, None, arrangement.seconds, arrangement.key.name, arrangement.tempo)
 
 

@@ -22,6 +22,7 @@ import functools
 import json
 import logging
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -37,11 +38,13 @@ from bot.settings import BotSettings
 from bot.tracks.buttons import track_view
 from bot.tracks.queue import JobQueue, Reservation
 from bot.tracks.stems import bundle
+from bot.tracks.stems import cached as cached_stems
+from bot.tracks.stems import keep as keep_stems
 from bot.tracks.store import FAILED, POSTED, Track, TrackStore
 from composer.composer import Composer, ComposeRequest, Composition
 from composer.render import NoAudio, SongFiles
 from composer.render_pool import RenderPool
-from composer.song import Song, file_stem, make_song, song_renderer
+from composer.song import Song, make_song, song_renderer
 
 log = logging.getLogger(__name__)
 RESUME_WITHIN_S = 3600.0  # a request older than this when the bot comes back is reported, not made
@@ -65,6 +68,8 @@ class TrackMaker:
         self.settings, self.composer, self.store, self.queue = settings, composer, store, queue
         self.renderer = renderer  # render worker processes in the bot; None: the loop's default threads
         self._active: set[asyncio.Task] = set()  # handlers still to tell their requester something
+        # One stems render per track at a time: a click while it runs waits and takes what it made.
+        self._stems_renders: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
 
     async def start(
         self,
@@ -289,26 +294,36 @@ class TrackMaker:
 
     async def stems(self, interaction: discord.Interaction, track_id: int) -> None:
         """The Stems button: each part of the posted song as its own audio file, in one zip when the
-        channel takes it, else the largest parts that fit, with a note. Queued like a song."""
+        channel takes it, else the largest parts that fit, with a note. Rendered once, queued like a
+        song; a later click posts what the first one made (``bot.tracks.stems``)."""
         record = self._folder(track_id) / SONG_RECORD
+        out = self._folder(track_id) / "stems"
         track = await self.store.get(track_id)
         if track is None or not await asyncio.to_thread(record.is_file):
             await interaction.response.send_message(
                 "I have no record of that track's song any more.", ephemeral=True
             )
             return
-        try:
-            place = self.queue.reserve(interaction.user.id)
-        except BgmError as error:
-            await interaction.response.send_message(f"⏳ {error}", ephemeral=True)
-            return
+        stems = await asyncio.to_thread(cached_stems, out)
+        place = None
+        if stems is None:
+            try:
+                place = self.queue.reserve(interaction.user.id)
+            except BgmError as error:
+                await interaction.response.send_message(f"⏳ {error}", ephemeral=True)
+                return
         try:
             await interaction.response.defer(thinking=True)
             limit = interaction.filesize_limit - ENVELOPE_BYTES
 
-            async def work():
+            async def work() -> list[Path]:
+                async with self._stems_renders.setdefault(track_id, asyncio.Lock()):
+                    if (made := await asyncio.to_thread(cached_stems, out)) is not None:
+                        return made  # by a click just before this one
+                    return await render()
+
+            async def render() -> list[Path]:
                 composition = Composition.from_dict(json.loads(await asyncio.to_thread(record.read_text)))
-                out = self._folder(track_id) / "stems"
                 job = song_renderer(
                     composition, out, self.settings.audio_format, self.settings.soundfont, stems=True
                 )
@@ -320,11 +335,13 @@ class TrackMaker:
                     raise BgmError(
                         f"The stems could not be made: {files.no_audio.value if files.no_audio else '?'}."
                     )
-                zip_path = out / f"{file_stem(composition.request)}-stems.zip"
-                return await asyncio.to_thread(bundle, list(files.stems), zip_path, limit), files.stems
+                await asyncio.to_thread(keep_stems, out, list(files.stems))
+                return list(files.stems)
 
             try:
-                result, stems = await self.queue.submit(interaction.user.id, work, reservation=place)
+                if stems is None:
+                    stems = await self.queue.submit(interaction.user.id, work, reservation=place)
+                result = await asyncio.to_thread(bundle, stems, limit)
             except BgmError as error:
                 await interaction.followup.send(f"❌ {error}")
                 return
@@ -338,7 +355,8 @@ class TrackMaker:
                 text += f"\n{result.note}"
             await interaction.followup.send(text, files=[discord.File(p) for p in result.paths])
         finally:
-            place.release()
+            if place is not None:
+                place.release()
 
     async def shutdown(self, grace: float = 5.0) -> None:
         """Close the queue, then give the handlers time to tell their requesters what happened."""

@@ -50,17 +50,49 @@ def test_the_key_comes_from_the_melody(happy):
 
 def test_each_bar_gets_the_triad_covering_most_of_its_melody():
     chords = progression(MELODY, STEPS, Key(0, "major"))
-    assert [c.numeral for c in chords] == ["I", "IV", "V", "vi", "ii", "V", "I", "I"]
+    # The last two bars are the song's closing cadence (the melody's bar 7 is I, its bar 8 ii).
+    assert [c.numeral for c in chords] == ["I", "IV", "V", "vi", "ii", "V", "V", "I"]
+
+
+def test_a_bar_the_tonic_covers_nearly_as_well_as_another_chord_goes_to_the_tonic():
+    # C 6 steps, G 4, F 3, A 3: IV (F A C) covers 12 steps, I (C E G) 10, within TONIC_LEAN of 16.
+    bar = [Onset(0, (60,), 6), Onset(6, (67,), 4), Onset(10, (65,), 3), Onset(13, (69,), 3)]
+    assert progression(bar, 64, Key(0, "major"))[0].numeral == "I"
+
+
+def test_each_section_ends_on_a_cadence_whatever_its_melody():
+    """Bars of the subdominant alone (as a tune read bar by bar often gives) still end V I at each
+    section's end, so the song is heard in its key, not in the key of its IV."""
+    on_iv = [Onset(16 * bar, (65, 69, 72), 16) for bar in range(8)]  # F A C in C major, every bar
+    chords = progression(on_iv, 128, Key(0, "major"), section_ends=[64, 128])
+    assert [c.numeral for c in chords] == ["IV", "IV", "V", "I", "IV", "IV", "V", "I"]
+
+
+def test_a_phrase_within_a_section_ends_on_the_dominant():
+    """A section of 8 bars is two 4-bar phrases: the first ends on V (a half cadence), the second V I."""
+    on_iv = [Onset(16 * bar, (65, 69, 72), 16) for bar in range(8)]
+    sections = [Section("verse1", 0, 128)]
+    harmony = arrange(on_iv, 128, "calm", sections, key=Key(0, "major")).track("harmony").notes
+    chords = [sorted({n.pitch % 12 for n in harmony if n.start // 16 == bar}) for bar in range(8)]
+    f, g, c = [0, 5, 9], [2, 7, 11], [0, 4, 7]
+    assert chords == [f, f, f, g, f, f, g, c]
+
+
+def test_a_minor_cadence_uses_the_major_dominant_and_the_minor_tonic():
+    on_iii = [Onset(16 * bar, (60, 64, 67), 16) for bar in range(4)]  # C E G: A minor's III
+    chords = progression(on_iii, 64, Key(9, "minor"), section_ends=[64])
+    assert [c.pitch_classes for c in chords[-2:]] == [(4, 8, 11), (9, 0, 4)]
 
 
 def test_ties_between_triads_go_to_the_tonic():
     # C and E lie in both I and vi.
-    chords = progression([Onset(0, (60,), 8), Onset(8, (64,), 8), Onset(16, (60,), 16)], 32, Key(0, "major"))
+    # Four bars: the first is not part of the closing cadence.
+    chords = progression([Onset(0, (60,), 8), Onset(8, (64,), 8), Onset(16, (60,), 16)], 64, Key(0, "major"))
     assert chords[0].numeral == "I"
 
 
 def test_minor_keys_use_a_major_dominant():
-    chords = progression([Onset(0, (64, 68, 71), 16), Onset(16, (57,), 16)], 32, Key(9, "minor"))
+    chords = progression([Onset(0, (64, 68, 71), 16), Onset(16, (57,), 16)], 64, Key(9, "minor"))
     assert chords[0].numeral == "V" and chords[0].pitch_classes == (4, 8, 11)
 
 

@@ -64,6 +64,16 @@ def test_the_tempo_is_written(song):
     assert tempos == [mido.bpm2tempo(arrangement.tempo)]
 
 
+def test_the_time_signature_is_4_4_unless_another_meter_is_given(song, tmp_path):
+    def signature(mf):
+        return [(m.numerator, m.denominator) for m in mf.tracks[0] if m.type == "time_signature"]
+
+    arrangement, _, mf = song
+    assert signature(mf) == [(4, 4)]
+    cut_time = write_midi(arrangement, tmp_path / "march.mid", meter="2/2")
+    assert signature(mido.MidiFile(cut_time)) == [(2, 2)]
+
+
 def test_the_midi_lasts_as_long_as_the_arrangement(song):
     arrangement, path, _ = song
     assert midi_seconds(path) == pytest.approx(arrangement.seconds, rel=0.02)

@@ -72,9 +72,29 @@ def test_abc_and_musicxml_are_read_too():
     os.remove(xml)
 
 
-def test_a_primer_in_three_four_is_refused_saying_why():
-    with pytest.raises(PrimerRejected, match=r"is in 3/4; songs are in 4/4"):
-        read_primer("waltz.mid", midi_bytes(TUNE, numerator=3))
+@pytest.mark.parametrize(
+    "name, data, meter",
+    [
+        ("waltz.mid", midi_bytes(TUNE, numerator=3), "3/4"),
+        ("jig.mid", midi_bytes(TUNE, numerator=6, denominator=8), "6/8"),
+        ("waltz.abc", b"X:1\nT:w\nM:3/4\nL:1/4\nK:D\nA d c | d e f | d3 |\n", "3/4"),
+        ("jig.abc", b"X:1\nT:j\nM:6/8\nL:1/8\nK:D\nA | dcd efd | e3 d3 |\n", "6/8"),
+    ],
+)
+def test_a_primer_in_a_triple_or_compound_meter_is_refused_in_one_sentence(name, data, meter):
+    with pytest.raises(PrimerRejected) as refused:
+        read_primer(name, data)
+    assert str(refused.value) == (
+        f"The primer `{name}` is in {meter}, but the model composes in duple meters only: "
+        "4/4, 2/4, 2/2 or 4/2."
+    )
+
+
+@pytest.mark.parametrize("numerator, denominator", [(2, 2), (2, 4), (4, 2)])
+def test_a_primer_in_another_duple_meter_keeps_its_meter_and_positions(numerator, denominator):
+    primer = read_primer("march.mid", midi_bytes(TUNE, numerator=numerator, denominator=denominator))
+    assert primer.meter == f"{numerator}/{denominator}"
+    assert [(o.step, o.pitches[0]) for o in decode(list(primer.tokens))] == [(4 * b, p) for b, p, _ in TUNE]
 
 
 def test_a_primer_round_trips_through_a_dict():

@@ -12,6 +12,7 @@ import pytest
 import soundfile as sf
 
 from bgm.styles import STYLES
+from bot.tracks import maker
 from tests.bgm.test_primer import BAD, TUNE, midi_bytes
 from tests.bot import test_discord
 from tests.bot.test_discord import SONG_S, bot_against, fields
@@ -35,8 +36,16 @@ def melody_track(midi: bytes) -> tuple[int, list[tuple[int, int]]]:
 
 
 async def test_key_lead_loop_and_primer_shape_the_posted_song_and_stems_follow(
-    shared_server, tmp_path, restore_discord
+    shared_server, tmp_path, restore_discord, monkeypatch
 ):
+    stem_renders = []
+    song_renderer = maker.song_renderer
+
+    def counted(*args, **kwargs):
+        stem_renders.extend([args[1]] if kwargs.get("stems") else [])
+        return song_renderer(*args, **kwargs)
+
+    monkeypatch.setattr(maker, "song_renderer", counted)
     primer = Upload("ode.mid", midi_bytes([(beat + 3, pitch, beats) for beat, pitch, beats in TUNE]))
     async with FakeDiscord() as fake, bot_against(fake, shared_server, tmp_path / "data"):
         options = dict(mood="calm", length="short", seed=7, key="D minor", lead="violin", loop=True)
@@ -65,15 +74,28 @@ async def test_key_lead_loop_and_primer_shape_the_posted_song_and_stems_follow(
         assert len(audio) == round(bars) * 240 * rate // STYLES["calm"].tempo  # whole bars, to the sample
         assert message.custom_ids == ["bgm:regen:1", "bgm:var:1", "bgm:stems:1"]
 
+        # Two people click Stems at once: one render, and both get its zip.
         click = await fake.click_button(message, "bgm:stems:1", user=fake.regular)
-        await fake.wait_for(lambda: click.followups and click.followups[-1].attachments, SONG_S)
+        rival = await fake.click_button(message, "bgm:stems:1", user=fake.admin)
+        await fake.wait_for(
+            lambda: all(c.followups and c.followups[-1].attachments for c in (click, rival)), SONG_S
+        )
         posted = click.followups[-1]
+        assert rival.followups[-1].files == posted.files
         assert posted.content.startswith("🎚️ Stems of track #1, one file per part: melody, harmony, bass.")
         with zipfile.ZipFile(io.BytesIO(posted.files["bgm-calm-7-stems.zip"])) as archive:
             names = sorted(archive.namelist())
             assert names == ["bgm-calm-7-bass.ogg", "bgm-calm-7-harmony.ogg", "bgm-calm-7-melody.ogg"]
             lengths = {len(sf.read(io.BytesIO(archive.read(n)))[0]) for n in names}
         assert lengths == {len(audio)}
+        assert len(stem_renders) == 1
+
+        # A second click posts the same zip, kept from the first, without rendering anything.
+        again = await fake.click_button(message, "bgm:stems:1", user=fake.regular)
+        await fake.wait_for(lambda: again.followups and again.followups[-1].attachments, SONG_S)
+        assert again.followups[-1].content == posted.content
+        assert again.followups[-1].files == posted.files
+        assert len(stem_renders) == 1
         fake.assert_no_unknown_routes()
 
 

@@ -49,9 +49,10 @@ def melody_notes(path: Path) -> tuple[int, list[tuple[int, int]]]:
     return program, notes
 
 
-def analysed_key(path: Path) -> tuple[str, str]:
+def analysed_key(path: Path) -> tuple[int, str]:
+    """music21's key of the whole file: (tonic pitch class, mode)."""
     key = converter.parse(str(path)).analyze("key")
-    return key.tonic.name, key.mode
+    return key.tonic.pitchClass, key.mode
 
 
 @pytest.fixture(scope="module")
@@ -88,19 +89,55 @@ def test_the_song_opens_with_the_primers_notes_at_their_places(primed):
 
 def test_the_song_keeps_the_primers_key(primed):
     _, stem = primed
-    assert analysed_key(stem.with_suffix(".mid")) == ("D", "major")
+    assert analysed_key(stem.with_suffix(".mid")) == (Key.parse("D").tonic, "major")
 
 
-def test_the_key_asked_for_is_the_key_of_the_melody(keyed):
-    """The melody keeps to the scale of the key asked for (a happy, major mood, asked for in minor).
-    music21's analysis of the whole song does not always agree: it heard this one in B-flat major (the
-    melody alone: F major, D minor's relative); issue 15 stays open on that."""
+def test_a_primer_in_another_duple_meter_keeps_it_and_its_notes_places(default_server, tmp_path):
+    """An ABC primer in 2/2 (cut time): the song's MIDI is in 2/2 and opens with the primer's notes."""
+    primer = tmp_path / "march.abc"
+    primer.write_text("X:1\nT:m\nM:2/2\nL:1/4\nK:G\nG A B c | d2 B2 | c A G2 |\n")
+    out = tmp_path / "out"
+    assert compose(default_server, out, "--mood", "happy", "--seed", "4", "--primer", str(primer)) == 0
+    midi = mido.MidiFile(tmp_path / "out" / "bgm-happy-4.mid")
+    signatures = [(m.numerator, m.denominator) for m in midi.tracks[0] if m.type == "time_signature"]
+    assert signatures == [(2, 2)]
+    _, notes = melody_notes(tmp_path / "out" / "bgm-happy-4.mid")
+    expected = [(480 * beat, pitch) for beat, pitch in enumerate([67, 69, 71, 72, 74])]
+    expected += [(480 * 6, 71), (480 * 8, 72), (480 * 9, 69), (480 * 10, 67)]
+    assert [n for n in notes if n[0] < 3 * BAR_TICKS] == expected
+
+
+def test_the_key_asked_for_is_the_key_music21_hears_and_the_melody_keeps_its_scale(keyed):
+    """A happy (major) mood asked for in D minor: music21's analysis of the whole MIDI file says D
+    minor, and the melody keeps to that scale (F, not F#)."""
     code, stem = keyed
     assert code == 0
+    assert analysed_key(stem.with_suffix(".mid")) == (Key.parse("d minor").tonic, "minor")
     _, notes = melody_notes(stem.with_suffix(".mid"))
     d_minor = Key.parse("d minor")
     assert sum(d_minor.in_scale(pitch) for _, pitch in notes) >= 0.95 * len(notes)
     assert not all(Key.parse("d major").in_scale(pitch) for _, pitch in notes)  # F, not F#
+
+
+# Keys in both modes, spelled as people type them, each with a mood of the other mode or its own and
+# a seed the arrangement's cadences were not tuned on (bench/key_agreement.py tuned them on seeds
+# 300-395; on seeds 500-547, short and medium, music21 agreed on 95 of 96). The sad one here is a miss.
+KEYS_ASKED = [
+    pytest.param(
+        "sad", 901, "F# major",
+        marks=pytest.mark.xfail(strict=True, reason="heard in B major: its melody never sounds the fifth"),
+    ),
+    ("epic", 902, "Bbm"), ("tense", 903, "E-flat major"),
+    ("calm", 904, "c# minor"), ("playful", 905, "G minor"), ("happy", 906, "Ab"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("mood, seed, key", KEYS_ASKED)
+def test_music21_hears_the_key_asked_for_in_the_whole_song(mood, seed, key, default_server, tmp_path):
+    code = compose(default_server, tmp_path, "--mood", mood, "--seed", str(seed), "--key", key)
+    assert code == 0
+    asked = Key.parse(key)
+    assert analysed_key(tmp_path / f"bgm-{mood}-{seed}.mid") == (asked.tonic, asked.mode)
 
 
 def test_the_lead_plays_the_melody_and_the_rest_keeps_the_moods_instruments(primed):
@@ -178,6 +215,16 @@ def run_refused(tmp_path, capsys, *options: str) -> str:
 )
 def test_an_option_out_of_range_is_one_sentence_and_exit_status_2(options, said, tmp_path, capsys):
     assert said in run_refused(tmp_path, capsys, *options)
+
+
+@pytest.mark.parametrize(
+    "name, text", [("jig.abc", "X:1\nT:j\nM:6/8\nL:1/8\nK:D\nA | dcd efd | e3 d3 |\n"),
+                   ("waltz.abc", "X:1\nT:w\nM:3/4\nL:1/4\nK:D\nA d c | d e f | d3 |\n")],
+)  # fmt: skip
+def test_a_primer_in_a_triple_or_compound_meter_is_refused_in_one_sentence(name, text, tmp_path, capsys):
+    (tmp_path / name).write_text(text)
+    said = run_refused(tmp_path, capsys, "--primer", str(tmp_path / name))
+    assert "but the model composes in duple meters only: 4/4, 2/4, 2/2 or 4/2." in said
 
 
 @pytest.mark.parametrize("case", BAD)
