@@ -31,7 +31,7 @@ from bot.settings import BotSettings
 from bot.tracks.buttons import RemixButton
 from bot.tracks.maker import TrackMaker
 from bot.tracks.queue import JobQueue
-from bot.tracks.store import TrackStore
+from bot.tracks.store import RecordsUnavailable, TrackStore
 from bot.versions.flow import ModelVersions
 from composer.client import ModelClient
 from composer.composer import Composer
@@ -77,7 +77,7 @@ class BgmBot(commands.Bot):
             **options,
         )
         self.settings, self.model_client, self._owns_client = settings, client, owns_client
-        self.store = TrackStore(settings.data_dir / "tracks.sqlite3")
+        self.store = TrackStore(settings.records)
         self.queue = JobQueue(
             settings.queue_concurrency, settings.queue_max, settings.queue_per_user, settings.cooldown_s
         )
@@ -220,6 +220,9 @@ def run(settings: BotSettings, local_server: LocalServer | None = None) -> int:
             asyncio.run(_serve(settings, target))
     except discord.LoginFailure:
         log.error("Discord refused the token in DISCORD_TOKEN")
+        return 2
+    except RecordsUnavailable as error:  # BGM_DATABASE_URL down or wrong: said once, no traceback
+        log.error("%s", error)
         return 2
     except discord.PrivilegedIntentsRequired:
         log.error("Discord refused the gateway intents this bot asked for")

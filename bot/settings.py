@@ -18,6 +18,7 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import NoDecode
 
 from bgm.settings import Settings
+from bot.tracks.database import records_url
 
 API_VERSION_PATH = re.compile(r"/api/v\d+/?$")
 
@@ -58,6 +59,11 @@ class BotSettings(Settings):
         default_factory=list, description="role names allowed to train, besides Manage Server"
     )
     data_dir: Path = Field(Path("bot-data"), description="SQLite record, uploads and rendered songs")
+    database_url: str | None = Field(
+        None,
+        description="the track record: postgresql://user:password@host/db (shared by bot processes); "
+        "none: the SQLite file <data_dir>/tracks.sqlite3",
+    )
     audio_format: str = Field("ogg", pattern="^(ogg|mp3|wav)$")
 
     # The composing queue.
@@ -99,6 +105,18 @@ class BotSettings(Settings):
 
     _split_ids = field_validator("guild_ids", mode="before")(_id_list)
     _split_words = field_validator("admin_roles", mode="before")(_word_list)
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value):
+        if value:
+            records_url(value)  # a ValueError in one sentence, when the settings are loaded
+        return value or None
+
+    @property
+    def records(self) -> str | Path:
+        """Where the track store keeps its records."""
+        return self.database_url or self.data_dir / "tracks.sqlite3"
 
     @field_validator("train_command", "train_args", "models_command", mode="before")
     @classmethod

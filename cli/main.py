@@ -245,6 +245,8 @@ def _add_compose(sub: argparse._SubParsersAction, common: argparse.ArgumentParse
 
 
 def _bot(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
     from bot.app import run
     from bot.settings import BotSettings
     from cli.serving import model_server
@@ -252,9 +254,15 @@ def _bot(args: argparse.Namespace) -> int:
     overrides = {"server": args.server} if args.server else {}
     if args.models:
         overrides["models_dir"] = args.models
-    settings = (
-        BotSettings(_env_file=args.env_file, **overrides) if args.env_file else BotSettings(**overrides)
-    )
+    try:
+        settings = (
+            BotSettings(_env_file=args.env_file, **overrides) if args.env_file else BotSettings(**overrides)
+        )
+    except ValidationError as error:  # one line per bad setting, named as it is set: no traceback
+        for problem in error.errors():
+            name = "BGM_" + "_".join(map(str, problem["loc"])).upper()
+            print(f"bgm bot: {name}: {problem['msg'].removeprefix('Value error, ')}", file=sys.stderr)
+        return 2
     return run(
         settings,
         lambda: model_server(None, settings.models_dir, settings.model_name, quiet=not args.verbose),
