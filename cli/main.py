@@ -152,6 +152,13 @@ def _serve(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     from model_server.server import folder_config
 
+    if args.monitoring and args.rest_port is None:
+        print(
+            "bgm serve: --monitoring needs --rest-port (the metrics are served on the REST API)",
+            file=sys.stderr,
+        )
+        return 2
+
     batching = None if args.no_batching else (args.batching_config or DEFAULT_BATCHING_CONFIG)
     models = args.models or _settings().models_dir
     config = args.model_config_file or folder_config(models)
@@ -165,6 +172,7 @@ def _serve(args: argparse.Namespace) -> int:
         model_config_file=config,
         config_poll_seconds=args.poll_seconds if config_poll is None else config_poll,
         rest_port=args.rest_port,
+        monitoring=args.monitoring,
     )
     return 0
 
@@ -181,6 +189,11 @@ def _add_serve(sub: argparse._SubParsersAction, common: argparse.ArgumentParser)
     p.add_argument("--poll-seconds", type=float, default=2.0, help="how often to look for new versions")
     p.add_argument(
         "--rest-port", type=int, help="also serve TF Serving's REST API on this port (on --host; e.g. 8501)"
+    )
+    p.add_argument(
+        "--monitoring",
+        action="store_true",
+        help="TF Serving's Prometheus metrics at /monitoring/prometheus/metrics on the REST port",
     )
     p.add_argument(
         "--model-config-file",
