@@ -33,6 +33,7 @@ from bot.tracks.maker import TrackMaker
 from bot.tracks.queue import JobQueue
 from bot.tracks.store import RecordsUnavailable, TrackStore
 from bot.versions.flow import ModelVersions
+from composer import monitoring
 from composer.client import ModelClient
 from composer.composer import Composer
 from composer.render_pool import RenderPool
@@ -116,6 +117,8 @@ class BgmBot(commands.Bot):
         radio_dir = self.settings.data_dir / "radio"
         self.radios = Radios(RadioKit(self.settings, Composer(self.model_client), self.renderer, radio_dir))
         cog.radios = self.radios
+        monitoring.watch_queue(lambda: self.queue.waiting, lambda: self.queue.running)
+        monitoring.watch_radios(lambda: len(self.radios.sessions))
         cog.app_command.add_command(RadioCommands(self.radios))  # /bgm radio ...
         await self.add_cog(cog)
         # Songs a killed predecessor left queued: made again (or their requesters told), over REST.
@@ -215,6 +218,16 @@ def run(settings: BotSettings, local_server: LocalServer | None = None) -> int:
     else:
         log.error("no model server: set BGM_SERVER")
         return 2
+    metrics = None
+    if settings.metrics_port is not None:
+        try:
+            metrics = monitoring.serve(settings.metrics_port, settings.metrics_host)
+        except OSError as error:
+            log.error(
+                "cannot serve metrics on %s:%s (%s)", settings.metrics_host, settings.metrics_port, error
+            )
+            return 2
+        log.info("Prometheus metrics on http://%s:%s/metrics", settings.metrics_host, metrics.server_port)
     try:
         with server as target:
             asyncio.run(_serve(settings, target))
@@ -227,4 +240,7 @@ def run(settings: BotSettings, local_server: LocalServer | None = None) -> int:
     except discord.PrivilegedIntentsRequired:
         log.error("Discord refused the gateway intents this bot asked for")
         return 2
+    finally:
+        if metrics is not None:
+            metrics.shutdown()
     return 0

@@ -38,6 +38,7 @@ from bot.tracks.buttons import track_view
 from bot.tracks.queue import JobQueue, Reservation
 from bot.tracks.stems import bundle
 from bot.tracks.store import FAILED, POSTED, Track, TrackStore
+from composer import monitoring
 from composer.composer import Composer, ComposeRequest, Composition
 from composer.render import NoAudio, SongFiles
 from composer.render_pool import RenderPool
@@ -202,8 +203,10 @@ class TrackMaker:
         place: Reservation | None,
     ) -> None:
         live = LiveText(reply.show)
+        submitted = time.monotonic()
 
         async def work() -> Song:
+            monitoring.QUEUE_WAIT.observe(time.monotonic() - submitted)
             folder = self._folder(track.id)
             song = await make_song(
                 self.composer,
@@ -230,14 +233,17 @@ class TrackMaker:
             )
             song = await ticket
         except BgmError as error:  # the model server, the queue closing...: one sentence
+            monitoring.song_answered(track.request.mood, error)
             await self._fail(live, reply, track, f"❌ {error}")
             return
-        except Exception:
+        except Exception as error:
+            monitoring.song_answered(track.request.mood, error)
             log.exception("composing track %s failed", track.id)
             await self._fail(live, reply, track, f"❌ {SOMETHING_WRONG}")
             return
         await live.close()
         await self._post(reply, track, song, parent, mention)
+        monitoring.song_answered(track.request.mood)
 
     async def _fail(self, live: LiveText, reply, track: Track, text: str) -> None:
         await live.close()
