@@ -31,6 +31,7 @@ from bot.settings import BotSettings
 from bot.tracks.buttons import RemixButton
 from bot.tracks.maker import TrackMaker
 from bot.tracks.queue import JobQueue
+from bot.tracks.songs import prune
 from bot.tracks.store import RecordsUnavailable, TrackStore
 from bot.versions.flow import ModelVersions
 from composer import monitoring
@@ -97,6 +98,7 @@ class BgmBot(commands.Bot):
         self.radios: Radios | None = None
         self.started = time.monotonic()
         self._closing = False
+        self._pruning: asyncio.Task | None = None
 
     async def setup_hook(self) -> None:
         await self.store.open()
@@ -128,6 +130,8 @@ class BgmBot(commands.Bot):
         self.add_dynamic_items(RemixButton)  # a click goes to self.tracks
         self.add_dynamic_items(PublishAnywayButton)  # ... to self.retraining
         self.tree.on_error = on_tree_error
+        if not self.settings.retention.keeps_everything:
+            self._pruning = asyncio.get_running_loop().create_task(self._prune_songs(), name="bgm-prune")
         if self.settings.sync_commands:
             await self.sync_commands()
 
@@ -143,6 +147,17 @@ class BgmBot(commands.Bot):
             synced = await self.tree.sync(guild=guild)
             log.info("synced %d commands to guild %s", len(synced), guild_id)
 
+    async def _prune_songs(self) -> None:
+        """Apply the songs' retention now and every ``prune_every_s``; a failure is logged, not fatal."""
+        while True:
+            try:
+                gone = await prune(self.tracks.songs, self.settings.retention)
+                if gone:
+                    log.info("removed %d songs past their retention", len(gone))
+            except OSError as error:
+                log.warning("could not apply the songs' retention: %s", error)
+            await asyncio.sleep(self.settings.prune_every_s)
+
     async def on_ready(self) -> None:
         log.info("logged in as %s in %d guilds", self.user, len(self.guilds))
 
@@ -150,6 +165,8 @@ class BgmBot(commands.Bot):
         # Tell everyone waiting before the connection goes; close() may be called more than once.
         if not self._closing:
             self._closing = True
+            if self._pruning is not None:
+                self._pruning.cancel()
             if self.radios is not None:
                 await self.radios.shutdown()  # each radio says it stops, and leaves its channel
             if self.tracks is not None:

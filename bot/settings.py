@@ -19,6 +19,7 @@ from pydantic_settings import NoDecode
 
 from bgm.settings import Settings
 from bot.tracks.database import records_url
+from bot.tracks.songs import Retention
 
 API_VERSION_PATH = re.compile(r"/api/v\d+/?$")
 
@@ -66,6 +67,12 @@ class BotSettings(Settings):
     )
     audio_format: str = Field("ogg", pattern="^(ogg|mp3|wav)$")
 
+    # Rendered songs (<data_dir>/songs): how long they are kept for Stems; none of the three: forever.
+    keep_songs_days: float | None = Field(None, gt=0, description="remove songs older than this")
+    keep_songs: int | None = Field(None, ge=1, description="keep at most this many songs, the newest")
+    keep_songs_mb: float | None = Field(None, gt=0, description="keep at most this many MB of songs")
+    prune_every_s: float = Field(3600.0, gt=0, description="how often the limits above are applied")
+
     # The composing queue.
     queue_concurrency: int = Field(2, ge=1)
     queue_max: int = Field(20, ge=1, description="songs waiting at most, all users together")
@@ -112,6 +119,14 @@ class BotSettings(Settings):
         if value:
             records_url(value)  # a ValueError in one sentence, when the settings are loaded
         return value or None
+
+    @property
+    def retention(self) -> Retention:
+        return Retention(
+            self.keep_songs_days * 86400 if self.keep_songs_days else None,
+            self.keep_songs,
+            int(self.keep_songs_mb * 1024 * 1024) if self.keep_songs_mb else None,
+        )
 
     @property
     def records(self) -> str | Path:

@@ -36,6 +36,8 @@ from bot.replies import ChannelReply, Reply
 from bot.settings import BotSettings
 from bot.tracks.buttons import track_view
 from bot.tracks.queue import JobQueue, Reservation
+from bot.tracks.songs import RECORD as SONG_RECORD
+from bot.tracks.songs import LocalSongs
 from bot.tracks.stems import bundle
 from bot.tracks.store import FAILED, POSTED, Track, TrackStore
 from composer import monitoring
@@ -49,7 +51,6 @@ RESUME_WITHIN_S = 3600.0  # a request older than this when the bot comes back is
 DEFAULT_UPLOAD_LIMIT = discord.utils.DEFAULT_FILE_SIZE_LIMIT_BYTES
 ENVELOPE_BYTES = 64 * 1024  # the embed and multipart overhead that shares the upload with the files
 SOMETHING_WRONG = "Something went wrong while composing; it has been logged."
-SONG_RECORD = "song.json"  # the composition, beside its files: what Stems renders
 
 
 class TrackMaker:
@@ -62,8 +63,10 @@ class TrackMaker:
         store: TrackStore,
         queue: JobQueue,
         renderer: RenderPool | None = None,
+        songs: LocalSongs | None = None,
     ) -> None:
         self.settings, self.composer, self.store, self.queue = settings, composer, store, queue
+        self.songs = songs or LocalSongs(settings.data_dir / "songs")  # where songs are rendered and kept
         self.renderer = renderer  # render worker processes in the bot; None: the loop's default threads
         self._active: set[asyncio.Task] = set()  # handlers still to tell their requester something
 
@@ -207,7 +210,7 @@ class TrackMaker:
 
         async def work() -> Song:
             monitoring.QUEUE_WAIT.observe(time.monotonic() - submitted)
-            folder = self._folder(track.id)
+            folder = self.songs.folder(track.id)
             song = await make_song(
                 self.composer,
                 track.request,
@@ -279,6 +282,7 @@ class TrackMaker:
             jump_url=message.jump_url,
             state=POSTED,
         )
+        await self.songs.keep(track.id)
 
     @staticmethod
     async def _send(
@@ -290,15 +294,12 @@ class TrackMaker:
             paths = [*paths, files.picture]
         return await reply.finish(embed=embed, paths=paths, view=track_view(track.id))
 
-    def _folder(self, track_id: int) -> Path:
-        return self.settings.data_dir / "songs" / str(track_id)
-
     async def stems(self, interaction: discord.Interaction, track_id: int) -> None:
         """The Stems button: each part of the posted song as its own audio file, in one zip when the
         channel takes it, else the largest parts that fit, with a note. Queued like a song."""
-        record = self._folder(track_id) / SONG_RECORD
+        record = await self.songs.read(track_id, SONG_RECORD)
         track = await self.store.get(track_id)
-        if track is None or not await asyncio.to_thread(record.is_file):
+        if track is None or record is None:
             await interaction.response.send_message(
                 "I have no record of that track's song any more.", ephemeral=True
             )
@@ -313,8 +314,8 @@ class TrackMaker:
             limit = interaction.filesize_limit - ENVELOPE_BYTES
 
             async def work():
-                composition = Composition.from_dict(json.loads(await asyncio.to_thread(record.read_text)))
-                out = self._folder(track_id) / "stems"
+                composition = Composition.from_dict(json.loads(record))
+                out = self.songs.folder(track_id) / "stems"
                 job = song_renderer(
                     composition, out, self.settings.audio_format, self.settings.soundfont, stems=True
                 )
