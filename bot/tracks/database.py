@@ -40,8 +40,9 @@ def records_url(value: str | Path) -> URL:
     try:
         url = make_url(value)
     except ArgumentError:
+        # Not echoed: a mistyped URL can still hold a password.
         raise ValueError(
-            f"{value!r} is not a database URL (postgresql://user@host/db or sqlite:///file)"
+            "This is not a database URL (postgresql://user:password@host/db or sqlite:///path)."
         ) from None
     if url.get_backend_name() == "postgres":  # Heroku-style spelling
         url = url.set(drivername="postgresql")
@@ -68,9 +69,12 @@ def unavailable(url: URL, error: BaseException) -> RecordsUnavailable:
 
 def open_engine(url: URL) -> sa.Engine:
     """An engine on ``url`` with the schema upgraded to the newest revision; blocking (call in a thread)."""
-    if url.get_backend_name() == "sqlite":
-        if url.database:
+    if url.get_backend_name() == "sqlite" and url.database:
+        try:
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise RecordsUnavailable(f"Cannot open the track database at {shown(url)}: {error}.") from None
+    if url.get_backend_name() == "sqlite":
         # Waits up to 30 s for another writer (a second process on the same file) instead of failing.
         engine = sa.create_engine(url, connect_args={"timeout": 30})
         sa.event.listen(engine, "connect", _sqlite_wal)
@@ -79,7 +83,7 @@ def open_engine(url: URL) -> sa.Engine:
         engine = sa.create_engine(url, pool_pre_ping=True, pool_size=5, connect_args={"connect_timeout": 10})
     try:
         upgrade(engine)
-    except SQLAlchemyError as error:
+    except (SQLAlchemyError, OSError) as error:  # OSError: a SQLite file that cannot be written
         engine.dispose()
         raise RecordsUnavailable(
             f"Cannot open the track database at {shown(url)}: {_first_line(error)}."

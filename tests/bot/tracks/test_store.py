@@ -238,3 +238,9 @@ def _closed_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+async def test_a_sqlite_file_that_cannot_be_made_is_one_sentence(tmp_path):
+    (tmp_path / "a-file").write_text("not a folder")
+    with pytest.raises(RecordsUnavailable, match=r"^Cannot open the track database at sqlite:///.*a-file"):
+        await TrackStore(tmp_path / "a-file" / "tracks.sqlite3").open()
