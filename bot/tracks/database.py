@@ -9,6 +9,7 @@ several bot processes starting at once on one PostgreSQL take turns (an advisory
 
 from __future__ import annotations
 
+import logging
 import threading
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from bgm.errors import BgmError
 
+log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).with_name("migrations")
 BACKENDS = ("sqlite", "postgresql")
 # Alembic keeps the running migration in module globals (``alembic.context``): one at a time in a
@@ -64,7 +66,9 @@ def _first_line(error: BaseException) -> str:
 
 
 def unavailable(url: URL, error: BaseException) -> RecordsUnavailable:
-    return RecordsUnavailable(f"The track database at {shown(url)} is not answering ({_first_line(error)}).")
+    """What a user is told when the database stops answering mid-run (its address only in the log)."""
+    log.warning("the track database at %s is not answering: %s", shown(url), _first_line(error))
+    return RecordsUnavailable("The track database is not answering; try again in a minute.")
 
 
 def open_engine(url: URL) -> sa.Engine:
