@@ -20,3 +20,9 @@ class Settings(BaseSettings):
     retry_s: float = Field(15.0, ge=0, description="how long UNAVAILABLE is retried")
     version_label: str = Field("stable", description="label new songs start on; empty: the latest")
     keep_versions: int = Field(5, ge=1, description="newest versions kept, besides labelled ones")
+    metrics_port: int | None = Field(
+        None, ge=0, le=65535, description="serve Prometheus metrics on this port (bot, worker); none: off"
+    )
+    metrics_host: str = Field(
+        "127.0.0.1", description="address for the metrics port (0.0.0.0 in a container)"
+    )

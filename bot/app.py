@@ -31,8 +31,10 @@ from bot.settings import BotSettings
 from bot.tracks.buttons import RemixButton
 from bot.tracks.maker import TrackMaker
 from bot.tracks.queue import JobQueue
-from bot.tracks.store import TrackStore
+from bot.tracks.songs import prune
+from bot.tracks.store import RecordsUnavailable, TrackStore
 from bot.versions.flow import ModelVersions
+from composer import monitoring
 from composer.client import ModelClient
 from composer.composer import Composer
 from composer.render_pool import RenderPool
@@ -77,7 +79,7 @@ class BgmBot(commands.Bot):
             **options,
         )
         self.settings, self.model_client, self._owns_client = settings, client, owns_client
-        self.store = TrackStore(settings.data_dir / "tracks.sqlite3")
+        self.store = TrackStore(settings.records)
         self.queue = JobQueue(
             settings.queue_concurrency, settings.queue_max, settings.queue_per_user, settings.cooldown_s
         )
@@ -96,6 +98,7 @@ class BgmBot(commands.Bot):
         self.radios: Radios | None = None
         self.started = time.monotonic()
         self._closing = False
+        self._pruning: asyncio.Task | None = None
 
     async def setup_hook(self) -> None:
         await self.store.open()
@@ -116,6 +119,8 @@ class BgmBot(commands.Bot):
         radio_dir = self.settings.data_dir / "radio"
         self.radios = Radios(RadioKit(self.settings, Composer(self.model_client), self.renderer, radio_dir))
         cog.radios = self.radios
+        monitoring.watch_queue(lambda: self.queue.waiting, lambda: self.queue.running)
+        monitoring.watch_radios(lambda: len(self.radios.sessions))
         cog.app_command.add_command(RadioCommands(self.radios))  # /bgm radio ...
         await self.add_cog(cog)
         # Songs a killed predecessor left queued: made again (or their requesters told), over REST.
@@ -125,6 +130,8 @@ class BgmBot(commands.Bot):
         self.add_dynamic_items(RemixButton)  # a click goes to self.tracks
         self.add_dynamic_items(PublishAnywayButton)  # ... to self.retraining
         self.tree.on_error = on_tree_error
+        if not self.settings.retention.keeps_everything:
+            self._pruning = asyncio.get_running_loop().create_task(self._prune_songs(), name="bgm-prune")
         if self.settings.sync_commands:
             await self.sync_commands()
 
@@ -140,6 +147,17 @@ class BgmBot(commands.Bot):
             synced = await self.tree.sync(guild=guild)
             log.info("synced %d commands to guild %s", len(synced), guild_id)
 
+    async def _prune_songs(self) -> None:
+        """Apply the songs' retention now and every ``prune_every_s``; a failure is logged, not fatal."""
+        while True:
+            try:
+                gone = await prune(self.tracks.songs, self.settings.retention)
+                if gone:
+                    log.info("removed %d songs past their retention", len(gone))
+            except OSError as error:
+                log.warning("could not apply the songs' retention: %s", error)
+            await asyncio.sleep(self.settings.prune_every_s)
+
     async def on_ready(self) -> None:
         log.info("logged in as %s in %d guilds", self.user, len(self.guilds))
 
@@ -147,6 +165,8 @@ class BgmBot(commands.Bot):
         # Tell everyone waiting before the connection goes; close() may be called more than once.
         if not self._closing:
             self._closing = True
+            if self._pruning is not None:
+                self._pruning.cancel()
             if self.radios is not None:
                 await self.radios.shutdown()  # each radio says it stops, and leaves its channel
             if self.tracks is not None:
@@ -215,13 +235,29 @@ def run(settings: BotSettings, local_server: LocalServer | None = None) -> int:
     else:
         log.error("no model server: set BGM_SERVER")
         return 2
+    metrics = None
+    if settings.metrics_port is not None:
+        try:
+            metrics = monitoring.serve(settings.metrics_port, settings.metrics_host)
+        except OSError as error:
+            log.error(
+                "cannot serve metrics on %s:%s (%s)", settings.metrics_host, settings.metrics_port, error
+            )
+            return 2
+        log.info("Prometheus metrics on http://%s:%s/metrics", settings.metrics_host, metrics.server_port)
     try:
         with server as target:
             asyncio.run(_serve(settings, target))
     except discord.LoginFailure:
         log.error("Discord refused the token in DISCORD_TOKEN")
         return 2
+    except RecordsUnavailable as error:  # BGM_DATABASE_URL down or wrong: said once, no traceback
+        log.error("%s", error)
+        return 2
     except discord.PrivilegedIntentsRequired:
         log.error("Discord refused the gateway intents this bot asked for")
         return 2
+    finally:
+        if metrics is not None:
+            metrics.shutdown()
     return 0

@@ -18,6 +18,8 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import NoDecode
 
 from bgm.settings import Settings
+from bot.tracks.database import records_url
+from bot.tracks.songs import Retention
 
 API_VERSION_PATH = re.compile(r"/api/v\d+/?$")
 
@@ -58,7 +60,18 @@ class BotSettings(Settings):
         default_factory=list, description="role names allowed to train, besides Manage Server"
     )
     data_dir: Path = Field(Path("bot-data"), description="SQLite record, uploads and rendered songs")
+    database_url: str | None = Field(
+        None,
+        description="the track record: postgresql://user:password@host/db (shared by bot processes); "
+        "none: the SQLite file <data_dir>/tracks.sqlite3",
+    )
     audio_format: str = Field("ogg", pattern="^(ogg|mp3|wav)$")
+
+    # Rendered songs (<data_dir>/songs): how long they are kept for Stems; none of the three: forever.
+    keep_songs_days: float | None = Field(None, gt=0, description="remove songs older than this")
+    keep_songs: int | None = Field(None, ge=1, description="keep at most this many songs, the newest")
+    keep_songs_mb: float | None = Field(None, gt=0, description="keep at most this many MB of songs")
+    prune_every_s: float = Field(3600.0, gt=0, description="how often the limits above are applied")
 
     # The composing queue.
     queue_concurrency: int = Field(2, ge=1)
@@ -99,6 +112,26 @@ class BotSettings(Settings):
 
     _split_ids = field_validator("guild_ids", mode="before")(_id_list)
     _split_words = field_validator("admin_roles", mode="before")(_word_list)
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value):
+        if value:
+            records_url(value)  # a ValueError in one sentence, when the settings are loaded
+        return value or None
+
+    @property
+    def retention(self) -> Retention:
+        return Retention(
+            self.keep_songs_days * 86400 if self.keep_songs_days else None,
+            self.keep_songs,
+            int(self.keep_songs_mb * 1024 * 1024) if self.keep_songs_mb else None,
+        )
+
+    @property
+    def records(self) -> str | Path:
+        """Where the track store keeps its records."""
+        return self.database_url or self.data_dir / "tracks.sqlite3"
 
     @field_validator("train_command", "train_args", "models_command", mode="before")
     @classmethod

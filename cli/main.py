@@ -154,6 +154,13 @@ def _serve(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     from model_server.server import folder_config
 
+    if args.monitoring and args.rest_port is None:
+        print(
+            "bgm serve: --monitoring needs --rest-port (the metrics are served on the REST API)",
+            file=sys.stderr,
+        )
+        return 2
+
     batching = None if args.no_batching else (args.batching_config or DEFAULT_BATCHING_CONFIG)
     models = args.models or _settings().models_dir
     config = args.model_config_file or folder_config(models)
@@ -167,6 +174,7 @@ def _serve(args: argparse.Namespace) -> int:
         model_config_file=config,
         config_poll_seconds=args.poll_seconds if config_poll is None else config_poll,
         rest_port=args.rest_port,
+        monitoring=args.monitoring,
     )
     return 0
 
@@ -183,6 +191,11 @@ def _add_serve(sub: argparse._SubParsersAction, common: argparse.ArgumentParser)
     p.add_argument("--poll-seconds", type=float, default=2.0, help="how often to look for new versions")
     p.add_argument(
         "--rest-port", type=int, help="also serve TF Serving's REST API on this port (on --host; e.g. 8501)"
+    )
+    p.add_argument(
+        "--monitoring",
+        action="store_true",
+        help="TF Serving's Prometheus metrics at /monitoring/prometheus/metrics on the REST port",
     )
     p.add_argument(
         "--model-config-file",
@@ -247,6 +260,8 @@ def _add_compose(sub: argparse._SubParsersAction, common: argparse.ArgumentParse
 
 
 def _bot(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
     from bot.app import run
     from bot.settings import BotSettings
     from cli.serving import model_server
@@ -254,9 +269,15 @@ def _bot(args: argparse.Namespace) -> int:
     overrides = {"server": args.server} if args.server else {}
     if args.models:
         overrides["models_dir"] = args.models
-    settings = (
-        BotSettings(_env_file=args.env_file, **overrides) if args.env_file else BotSettings(**overrides)
-    )
+    try:
+        settings = (
+            BotSettings(_env_file=args.env_file, **overrides) if args.env_file else BotSettings(**overrides)
+        )
+    except ValidationError as error:  # one line per bad setting, named as it is set: no traceback
+        for problem in error.errors():
+            name = "BGM_" + "_".join(map(str, problem["loc"])).upper()
+            print(f"bgm bot: {name}: {problem['msg'].removeprefix('Value error, ')}", file=sys.stderr)
+        return 2
     return run(
         settings,
         lambda: model_server(None, settings.models_dir, settings.model_name, quiet=not args.verbose),

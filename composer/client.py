@@ -10,11 +10,20 @@ version that label names (``model_spec.version_label``); every later call of the
 version's number, so a song finishes on the version it started with however the label moves. A
 server with no labels configured (TF Serving answers INVALID_ARGUMENT "Unrecognized servable version
 label") is asked for its latest version instead, as before labels existed.
+
+Several replicas (TF Serving behind one DNS name, ``dns:///model-server:8500``, or a list,
+``ipv4:10.0.0.1:8500,10.0.0.2:8500``) are balanced call by call with gRPC's ``round_robin`` policy.
+A call that fails with UNAVAILABLE is retried by gRPC itself on the next replica (the service
+config's retry policy), then by ``_call``'s backoff loop, and a replica that went away drops out of
+the rotation until it answers again. A song is pinned to the version number its metadata call
+resolved; a replica that does not (yet) serve that version answers NOT_FOUND, and the call goes to
+the next replica before the song is told its model changed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 
 import grpc
@@ -38,6 +47,29 @@ UNKNOWN_LABEL = "Unrecognized servable version label"
 
 Inputs = dict[str, np.ndarray]
 
+# Every replica behind the target, in turn; an UNAVAILABLE answer (a replica killed or restarting) is
+# tried again at once on the next one, before the call's own deadline and our backoff loop come in.
+SERVICE_CONFIG = {
+    "loadBalancingConfig": [{"round_robin": {}}],
+    "methodConfig": [
+        {
+            "name": [
+                {"service": "tensorflow.serving.PredictionService"},
+                {"service": "tensorflow.serving.ModelService"},
+            ],
+            "retryPolicy": {
+                "maxAttempts": 3,
+                "initialBackoff": "0.05s",
+                "maxBackoff": "0.5s",
+                "backoffMultiplier": 2,
+                "retryableStatusCodes": ["UNAVAILABLE"],
+            },
+        }
+    ],
+}
+# A pinned version missing on one replica (it has not loaded it yet, or dropped it first) is asked of
+# this many replicas in turn before the song is told its version is gone.
+REPLICA_TRIES = 4
 # gRPC waits up to 120 s (growing by 1.6x from 1 s) between reconnection attempts to a server that went
 # away; a restarted model server should be used within a second or two of coming back, not minutes.
 CHANNEL_OPTIONS = [
@@ -45,6 +77,8 @@ CHANNEL_OPTIONS = [
     ("grpc.initial_reconnect_backoff_ms", 250),
     ("grpc.min_reconnect_backoff_ms", 250),
     ("grpc.max_reconnect_backoff_ms", 2000),
+    ("grpc.service_config", json.dumps(SERVICE_CONFIG)),
+    ("grpc.enable_retries", 1),
 ]
 
 
@@ -80,14 +114,17 @@ class ModelClient:
         """``method(request)`` with a deadline, retrying UNAVAILABLE with backoff."""
         loop = asyncio.get_running_loop()
         give_up = loop.time() + self.retry_for
-        delay = 0.1
+        delay, missing = 0.1, 0
         while True:
             try:
                 return await method(request, timeout=self.deadline)
             except grpc.aio.AioRpcError as error:
                 code = error.code()
                 if code == grpc.StatusCode.NOT_FOUND and version is not None:
-                    raise ModelChanged(version) from None
+                    missing += 1
+                    if missing >= REPLICA_TRIES:
+                        raise ModelChanged(version) from None
+                    continue  # round_robin: the next call goes to the next replica
                 if code == grpc.StatusCode.INVALID_ARGUMENT and UNKNOWN_LABEL in (error.details() or ""):
                     raise _UnknownLabel(error.details()) from None
                 if code not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from bgm.audio import MAX_BYTES
 from composer.composer import Composer, ComposeRequest, Composition, Progress
+from composer.monitoring import COMPOSE, RENDER, timed
 from composer.render import Extras, SongFiles, ready, render_files
 from composer.render_pool import RenderPool
 from composer.stages import Stage
@@ -45,16 +46,18 @@ async def make_song(
     loop = asyncio.get_running_loop()
     # Synthesisers start on a thread while the song is composed (a render pool's workers have theirs).
     warming = loop.run_in_executor(None, ready, soundfont) if renderer is None else None
-    composition = await composer.compose(request, progress)
+    with timed(COMPOSE):
+        composition = await composer.compose(request, progress)
     if warming is not None:
         await warming
     if progress:
         progress(Stage.RENDERING)
     render = song_renderer(composition, out_dir, fmt, soundfont, max_bytes, stems=stems, picture=picture)
-    if renderer is not None:
-        files = await renderer.run(render)
-    else:
-        files = await loop.run_in_executor(None, render)
+    with timed(RENDER):
+        if renderer is not None:
+            files = await renderer.run(render)
+        else:
+            files = await loop.run_in_executor(None, render)
     return Song(composition, files)
 
 

@@ -6,7 +6,9 @@ http_rest_api_util.cc:
 - ``GET /v1/models/NAME[/versions/N|/labels/L]``: GetModelStatus as JSON (a label does not narrow it,
   as in TF Serving);
 - ``GET .../metadata``: GetModelMetadata's signature_def map as JSON;
-- ``POST .../:predict``: Predict, the body in the row or columnar format (``model_server.json_tensor``).
+- ``POST .../:predict``: Predict, the body in the row or columnar format (``model_server.json_tensor``);
+- ``GET /monitoring/prometheus/metrics``: TF Serving's Prometheus metrics, when monitoring is on
+  (``model_server.monitoring``).
 
 Every answer is JSON; a failure is ``{"error": "<message>"}`` with the HTTP status TF Serving maps its
 status code to (http_server.cc, ``ToHTTPStatusCode``), so ``curl`` and TF Serving tooling work. The
@@ -27,7 +29,7 @@ import grpc
 from google.protobuf import json_format
 from tensorflow_serving.apis import get_model_metadata_pb2, get_model_status_pb2, model_pb2, predict_pb2
 
-from model_server import json_tensor
+from model_server import json_tensor, monitoring
 from model_server.errors import ServingError, from_exception
 from model_server.repository import Repository
 from model_server.servable import DEFAULT_SIGNATURE
@@ -150,7 +152,7 @@ class RestApi:
         request, format_ = json_tensor.predict_request(
             body, predict_pb2.PredictRequest(model_spec=spec), self._input_types(spec)
         )
-        return json_tensor.response_json(self.prediction.predict(request), format_)
+        return json_tensor.response_json(self.prediction.predict(request, entrypoint="REST"), format_)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -171,6 +173,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _answer(self, method: str) -> None:
         path = urlsplit(self.path).path
+        metrics = self.api.prediction.metrics
+        if method == "GET" and path == monitoring.PATH and metrics is not None:
+            self._send(200, metrics.exposition(), monitoring.CONTENT_TYPE)
+            return
         try:
             length = int(self.headers.get("Content-Length") or 0)
         except ValueError:
@@ -181,9 +187,11 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             body = self.rfile.read(length) if length else b""
             status, answer = self.api.handle(method, path, body)
-        data = (json.dumps(answer, indent=1) + "\n").encode()
+        self._send(status, (json.dumps(answer, indent=1) + "\n").encode(), "application/json")
+
+    def _send(self, status: int, data: bytes, content_type: str) -> None:
         self.send_response(status)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)

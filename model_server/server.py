@@ -22,6 +22,7 @@ from tensorflow_serving.apis import model_service_pb2_grpc, prediction_service_p
 
 from lifecycle.config import config_path
 from model_server.batching import DEFAULT_BATCHING_CONFIG, Batcher, BatchingParameters
+from model_server.monitoring import ServingMetrics
 from model_server.repository import Repository
 from model_server.rest import RestApi, RestServer
 from model_server.service import ModelServicer, PredictionServicer
@@ -61,6 +62,7 @@ class EmbeddedServer:
         rest_port: int | None = None,
         run_when_idle: bool = True,
         tensor_content: bool = True,
+        monitoring: bool = False,
     ) -> None:
         """``batching_config``: a TF Serving batching parameters file, parsed parameters, or None (off).
         ``model_config_file``: TF Serving's --model_config_file (labels and version policy), re-read every
@@ -68,7 +70,13 @@ class EmbeddedServer:
         ``run_when_idle``: a batch holding every request in the server runs without waiting out its
         timeout (``model_server.batching``); False schedules exactly as TF Serving does.
         ``tensor_content``: numeric gRPC outputs as raw bytes (TF Serving's AS_PROTO_CONTENT), else in
-        the typed ``*_val`` fields (its default, AS_PROTO_FIELD); clients read both."""
+        the typed ``*_val`` fields (its default, AS_PROTO_FIELD); clients read both.
+        ``monitoring``: TF Serving's Prometheus metrics at ``/monitoring/prometheus/metrics`` on the
+        REST port (its ``--monitoring_config_file`` with ``prometheus_config { enable: true }``)."""
+        if monitoring and rest_port is None:
+            raise ValueError(
+                "monitoring needs the REST API: give a rest_port (TF Serving serves metrics there)"
+            )
         self.models_root = Path(models_root)
         self.host, self.port = host, port
         self.poll_seconds = poll_seconds
@@ -82,6 +90,7 @@ class EmbeddedServer:
             config_file=model_config_file,
             config_poll_seconds=config_poll_seconds,
         )
+        self.metrics = ServingMetrics() if monitoring else None
         self.batcher: Batcher | None = None
         self.rest_port = rest_port
         self._rest: RestServer | None = None
@@ -105,7 +114,9 @@ class EmbeddedServer:
             futures.ThreadPoolExecutor(max_workers=self.max_workers, thread_name_prefix="grpc"),
             options=_OPTIONS,
         )
-        prediction = PredictionServicer(self.repository, self.batcher, tensor_content=self.tensor_content)
+        prediction = PredictionServicer(
+            self.repository, self.batcher, tensor_content=self.tensor_content, metrics=self.metrics
+        )
         models = ModelServicer(self.repository)
         prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(prediction, server)
         model_service_pb2_grpc.add_ModelServiceServicer_to_server(models, server)
@@ -190,7 +201,7 @@ def serve(
     **options,
 ) -> None:
     """Serve until SIGTERM or SIGINT (or ``stop_event``, for callers off the main thread), then drain.
-    ``options``: ``run_when_idle`` and ``tensor_content``, as ``EmbeddedServer`` takes them."""
+    ``options``: ``run_when_idle``, ``tensor_content``, ``monitoring``, as ``EmbeddedServer`` takes them."""
     stop = stop_event or threading.Event()
     previous = {}
     if threading.current_thread() is threading.main_thread():

@@ -8,6 +8,7 @@ client cannot tell this server from TF Serving by its errors either.
 from __future__ import annotations
 
 import logging
+import time
 
 import grpc
 import numpy as np
@@ -23,6 +24,7 @@ from tensorflow_serving.apis import (
 
 from model_server.batching import Batcher
 from model_server.errors import ServingError, from_exception
+from model_server.monitoring import ServingMetrics
 from model_server.repository import Repository
 from model_server.servable import DEFAULT_SIGNATURE, Signature
 from model_server.tensors import to_ndarray, to_tensor_proto
@@ -107,7 +109,12 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
     """Predict and GetModelMetadata; Classify, Regress and MultiInference stay UNIMPLEMENTED."""
 
     def __init__(
-        self, repository: Repository, batcher: Batcher | None, *, tensor_content: bool = True
+        self,
+        repository: Repository,
+        batcher: Batcher | None,
+        *,
+        tensor_content: bool = True,
+        metrics: ServingMetrics | None = None,
     ) -> None:
         """``tensor_content``: numeric outputs as raw bytes, as TF Serving does with its servables'
         ``predict_response_tensor_serialization_option: AS_PROTO_CONTENT``: a [3, 3463] float reply
@@ -116,6 +123,7 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
         self._repository = repository
         self._batcher = batcher
         self._tensor_content = tensor_content
+        self.metrics = metrics  # TF Serving's request counts and latencies, when monitoring is on
 
     def Predict(self, request: predict_pb2.PredictRequest, context: grpc.ServicerContext):  # noqa: N802
         try:
@@ -123,8 +131,22 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
         except Exception as error:
             _abort(context, error)
 
-    def predict(self, request: predict_pb2.PredictRequest) -> predict_pb2.PredictResponse:
-        """The response, or a ``ServingError`` (the REST API calls this too)."""
+    def predict(
+        self, request: predict_pb2.PredictRequest, entrypoint: str = "GRPC"
+    ) -> predict_pb2.PredictResponse:
+        """The response, or a ``ServingError`` (the REST API calls this too, as ``entrypoint`` REST)."""
+        if self.metrics is None:
+            return self._predict(request)
+        began, code = time.perf_counter(), grpc.StatusCode.OK
+        try:
+            return self._predict(request)
+        except Exception as error:
+            code = from_exception(error).code
+            raise
+        finally:
+            self.metrics.request(request.model_spec.name, code, entrypoint, time.perf_counter() - began)
+
+    def _predict(self, request: predict_pb2.PredictRequest) -> predict_pb2.PredictResponse:
         if not request.HasField("model_spec"):
             raise ServingError(grpc.StatusCode.INVALID_ARGUMENT, "Missing ModelSpec")
         servable = self._repository.acquire(request.model_spec)
@@ -133,10 +155,13 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
             signature = servable.signature(name)
             inputs = _inputs(signature, request)
             aliases = _output_aliases(signature, request.output_filter)
+            began = time.perf_counter()
             if self._batcher is not None:
                 outputs = self._batcher.run(servable, signature, inputs)
             else:
                 outputs = servable.run(signature, inputs)
+            if self.metrics is not None:
+                self.metrics.runtime(servable.name, time.perf_counter() - began)
             response = predict_pb2.PredictResponse()
             response.model_spec.name = servable.name
             response.model_spec.version.value = servable.version

@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from music21 import chord, meter, note, stream, tempo
 
+from tests.postgres import postgres, records_location  # noqa: F401 (fixtures for every folder)
+
 
 def make_tune(seed: int, minor: bool = False, notes: int = 48, chords: bool = False) -> stream.Score:
     """A random-walk tune in C major or A minor, long enough to train on."""

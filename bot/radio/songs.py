@@ -16,6 +16,7 @@ from bgm.tokens import STEP_QUARTERS
 from bot.radio.errors import RadioError
 from bot.radio.stream import RATE
 from composer.composer import Composer, ComposeRequest, Composition
+from composer.monitoring import COMPOSE, RENDER, timed
 from composer.render import SongFiles, render_stream
 from composer.render_pool import RenderPool
 from composer.song import file_stem
@@ -69,7 +70,8 @@ async def make_radio_song(
 ) -> RadioSong:
     """Compose ``request`` and render it in a worker; the PCM is read on a thread, never on the loop."""
     began = time.perf_counter()
-    composition = await composer.compose(request)
+    with timed(COMPOSE):  # the same histograms as /bgm compose's songs
+        composition = await composer.compose(request)
     composed = time.perf_counter()
     seeded = composition.request
     render = functools.partial(
@@ -85,7 +87,8 @@ async def make_radio_song(
         max_bytes=max_bytes,
         key=composition.key,
     )
-    files, pcm_path = await renderer.run(render)
+    with timed(RENDER):
+        files, pcm_path = await renderer.run(render)
     if pcm_path is None:
         why = files.no_audio.value if files.no_audio else "no audio was rendered"
         raise RadioError(f"The radio cannot play: {why}.")

@@ -37,10 +37,13 @@ from bot.replies import ChannelReply, Reply
 from bot.settings import BotSettings
 from bot.tracks.buttons import track_view
 from bot.tracks.queue import JobQueue, Reservation
+from bot.tracks.songs import RECORD as SONG_RECORD
+from bot.tracks.songs import LocalSongs
 from bot.tracks.stems import bundle
 from bot.tracks.stems import cached as cached_stems
 from bot.tracks.stems import keep as keep_stems
 from bot.tracks.store import FAILED, POSTED, Track, TrackStore
+from composer import monitoring
 from composer.composer import Composer, ComposeRequest, Composition
 from composer.render import NoAudio, SongFiles
 from composer.render_pool import RenderPool
@@ -51,7 +54,6 @@ RESUME_WITHIN_S = 3600.0  # a request older than this when the bot comes back is
 DEFAULT_UPLOAD_LIMIT = discord.utils.DEFAULT_FILE_SIZE_LIMIT_BYTES
 ENVELOPE_BYTES = 64 * 1024  # the embed and multipart overhead that shares the upload with the files
 SOMETHING_WRONG = "Something went wrong while composing; it has been logged."
-SONG_RECORD = "song.json"  # the composition, beside its files: what Stems renders
 
 
 class TrackMaker:
@@ -64,8 +66,10 @@ class TrackMaker:
         store: TrackStore,
         queue: JobQueue,
         renderer: RenderPool | None = None,
+        songs: LocalSongs | None = None,
     ) -> None:
         self.settings, self.composer, self.store, self.queue = settings, composer, store, queue
+        self.songs = songs or LocalSongs(settings.data_dir / "songs")  # where songs are rendered and kept
         self.renderer = renderer  # render worker processes in the bot; None: the loop's default threads
         self._active: set[asyncio.Task] = set()  # handlers still to tell their requester something
         # One stems render per track at a time: a click while it runs waits and takes what it made.
@@ -207,9 +211,11 @@ class TrackMaker:
         place: Reservation | None,
     ) -> None:
         live = LiveText(reply.show)
+        submitted = time.monotonic()
 
         async def work() -> Song:
-            folder = self._folder(track.id)
+            monitoring.QUEUE_WAIT.observe(time.monotonic() - submitted)
+            folder = self.songs.folder(track.id)
             song = await make_song(
                 self.composer,
                 track.request,
@@ -235,14 +241,17 @@ class TrackMaker:
             )
             song = await ticket
         except BgmError as error:  # the model server, the queue closing...: one sentence
+            monitoring.song_answered(track.request.mood, error)
             await self._fail(live, reply, track, f"❌ {error}")
             return
-        except Exception:
+        except Exception as error:
+            monitoring.song_answered(track.request.mood, error)
             log.exception("composing track %s failed", track.id)
             await self._fail(live, reply, track, f"❌ {SOMETHING_WRONG}")
             return
         await live.close()
         await self._post(reply, track, song, parent, mention)
+        monitoring.song_answered(track.request.mood)
 
     async def _fail(self, live: LiveText, reply, track: Track, text: str) -> None:
         await live.close()
@@ -278,6 +287,7 @@ class TrackMaker:
             jump_url=message.jump_url,
             state=POSTED,
         )
+        await self.songs.keep(track.id)
 
     @staticmethod
     async def _send(
@@ -289,17 +299,14 @@ class TrackMaker:
             paths = [*paths, files.picture]
         return await reply.finish(embed=embed, paths=paths, view=track_view(track.id))
 
-    def _folder(self, track_id: int) -> Path:
-        return self.settings.data_dir / "songs" / str(track_id)
-
     async def stems(self, interaction: discord.Interaction, track_id: int) -> None:
         """The Stems button: each part of the posted song as its own audio file, in one zip when the
         channel takes it, else the largest parts that fit, with a note. Rendered once, queued like a
         song; a later click posts what the first one made (``bot.tracks.stems``)."""
-        record = self._folder(track_id) / SONG_RECORD
-        out = self._folder(track_id) / "stems"
+        record = await self.songs.read(track_id, SONG_RECORD)
+        out = self.songs.folder(track_id) / "stems"
         track = await self.store.get(track_id)
-        if track is None or not await asyncio.to_thread(record.is_file):
+        if track is None or record is None:
             await interaction.response.send_message(
                 "I have no record of that track's song any more.", ephemeral=True
             )
@@ -323,7 +330,7 @@ class TrackMaker:
                     return await render()
 
             async def render() -> list[Path]:
-                composition = Composition.from_dict(json.loads(await asyncio.to_thread(record.read_text)))
+                composition = Composition.from_dict(json.loads(record))
                 job = song_renderer(
                     composition, out, self.settings.audio_format, self.settings.soundfont, stems=True
                 )

@@ -1,7 +1,9 @@
-"""The record of every track, in SQLite, so buttons and ``/bgm status`` outlive a restart.
+"""The record of every track, so buttons, ``/bgm status`` and recovery outlive a restart.
 
-sqlite3 blocks, so every call runs in a worker thread (``asyncio.to_thread``) on one connection
-guarded by a lock; the database is small and written a few times per song.
+In PostgreSQL when ``BGM_DATABASE_URL`` names one (several bot processes share it), else in a
+SQLite file in the data folder; the same SQLAlchemy Core statements run on both, over the schema of
+``bot/tracks/migrations`` (``bot.tracks.database``). The engine blocks, so every call runs in a
+worker thread (``asyncio.to_thread``); the database is written a few times per song.
 
 Each track has a ``state``: ``pending`` from the request until its requester has an answer, then
 ``posted`` or ``failed``. A bot killed with songs queued leaves them ``pending``, and the next bot
@@ -12,40 +14,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sqlite3
-import threading
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
+import sqlalchemy as sa
+from sqlalchemy.exc import DBAPIError
+
+from bot.tracks.database import RecordsUnavailable, open_engine, records_url, unavailable
 from composer.composer import ComposeRequest
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS tracks (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    user_id INTEGER NOT NULL,
-    user_name TEXT NOT NULL,
-    guild_id INTEGER,
-    channel_id INTEGER,
-    request TEXT NOT NULL,
-    model_version INTEGER,
-    key TEXT,
-    tempo INTEGER,
-    seconds REAL,
-    message_id INTEGER,
-    jump_url TEXT,
-    parent_id INTEGER REFERENCES tracks(id),
-    root_id INTEGER,
-    created_at REAL NOT NULL,
-    state TEXT NOT NULL DEFAULT 'pending'
-);
-CREATE INDEX IF NOT EXISTS tracks_root ON tracks(root_id);
-"""
-# A record written before tracks had a state: posted if it has a message, else nothing to pick up.
-ADD_STATE = (
-    "ALTER TABLE tracks ADD COLUMN state TEXT NOT NULL DEFAULT 'pending'",
-    "UPDATE tracks SET state = CASE WHEN message_id IS NULL THEN 'failed' ELSE 'posted' END",
-)
+__all__ = ["FAILED", "PENDING", "POSTED", "RecordsUnavailable", "Track", "TrackStore"]
 PENDING, POSTED, FAILED = "pending", "posted", "failed"
 
 
@@ -82,57 +61,87 @@ class Track:
 COLUMNS = tuple(Track.__dataclass_fields__)
 
 
+# The table as the newest migration leaves it (a test compares the two on both databases).
+METADATA = sa.MetaData()
+TRACKS = sa.Table(
+    "tracks",
+    METADATA,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("user_id", sa.BigInteger, nullable=False),
+    sa.Column("user_name", sa.Text, nullable=False),
+    sa.Column("guild_id", sa.BigInteger),
+    sa.Column("channel_id", sa.BigInteger),
+    sa.Column("request", sa.Text, nullable=False),
+    sa.Column("model_version", sa.Integer),
+    sa.Column("key", sa.Text),
+    sa.Column("tempo", sa.Integer),
+    sa.Column("seconds", sa.Float),
+    sa.Column("message_id", sa.BigInteger),
+    sa.Column("jump_url", sa.Text),
+    sa.Column("parent_id", sa.Integer, sa.ForeignKey("tracks.id")),
+    sa.Column("root_id", sa.Integer),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("state", sa.Text, nullable=False, server_default=PENDING),
+    sa.Index("tracks_root", "root_id"),
+    sa.Index("tracks_state", "state"),
+    sqlite_autoincrement=True,
+)
+
+
+def _track(row: sa.Row) -> Track:
+    data = row._asdict()
+    return Track.from_dict({**data, "request": json.loads(data["request"])})
+
+
 class TrackStore:
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._db: sqlite3.Connection | None = None
-        self._lock = threading.Lock()
+    """The tracks in the database at ``location``: a ``postgresql://`` or ``sqlite://`` URL, or a
+    SQLite file's path."""
+
+    def __init__(self, location: str | Path) -> None:
+        self.url = records_url(location)
+        self._engine: sa.Engine | None = None
 
     async def open(self) -> TrackStore:
-        await asyncio.to_thread(self._open)
+        """Connect and upgrade the schema; ``RecordsUnavailable`` (one sentence) when it cannot."""
+        self._engine = await asyncio.to_thread(open_engine, self.url)
         return self
 
-    def _open(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        db.row_factory = sqlite3.Row
-        db.execute("PRAGMA journal_mode=WAL")  # readers never wait for a writer
-        db.executescript(SCHEMA)
-        if "state" not in {row["name"] for row in db.execute("PRAGMA table_info(tracks)")}:
-            with db:  # one transaction: a crash mid-migration leaves the old table as it was
-                db.execute("BEGIN")
-                for statement in ADD_STATE:
-                    db.execute(statement)
-        self._db = db
-
     async def close(self) -> None:
-        if self._db is not None:
-            db, self._db = self._db, None
-            await asyncio.to_thread(db.close)
+        if self._engine is not None:
+            engine, self._engine = self._engine, None
+            await asyncio.to_thread(engine.dispose)
 
-    def _run(self, sql: str, args: tuple = ()) -> list[sqlite3.Row] | int:
-        if self._db is None:
+    def _run(self, work):
+        if self._engine is None:
             raise RuntimeError("the track store is not open")
-        with self._lock:
-            cursor = self._db.execute(sql, args)
-            return cursor.fetchall() if cursor.description else cursor.lastrowid
+        try:
+            with self._engine.begin() as connection:  # one transaction per call
+                return work(connection)
+        except DBAPIError as error:
+            if (
+                isinstance(error, sa.exc.OperationalError | sa.exc.InterfaceError)
+                or error.connection_invalidated
+            ):
+                raise unavailable(self.url, error) from error
+            raise
 
-    async def _query(self, sql: str, args: tuple = ()):
-        return await asyncio.to_thread(self._run, sql, args)
+    async def _in_thread(self, work):
+        return await asyncio.to_thread(self._run, work)
 
     async def add(self, track: Track) -> Track:
         """``track`` recorded, with its new id (and itself as root when it has no family yet)."""
         row = track.to_dict()
         row["request"] = json.dumps(row["request"])
-        names = [c for c in COLUMNS if c != "id"]
-        new_id = await self._query(
-            f"INSERT INTO tracks ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})",
-            tuple(row[c] for c in names),
-        )
-        if track.root_id is None:
-            await self._query("UPDATE tracks SET root_id = ? WHERE id = ?", (new_id, new_id))
+        del row["id"]
+
+        def insert(connection: sa.Connection) -> Track:
+            new_id = connection.execute(TRACKS.insert().values(row)).inserted_primary_key[0]
+            if track.root_id is not None:
+                return replace(track, id=new_id)
+            connection.execute(TRACKS.update().where(TRACKS.c.id == new_id).values(root_id=new_id))
             return replace(track, id=new_id, root_id=new_id)
-        return replace(track, id=new_id)
+
+        return await self._in_thread(insert)
 
     async def update(self, track_id: int, **values) -> None:
         """Set some columns of one track (the result's model version, key, message link...)."""
@@ -141,31 +150,30 @@ class TrackStore:
         unknown = set(values) - set(COLUMNS)
         if unknown:
             raise ValueError(f"no such track columns: {', '.join(sorted(unknown))}")
-        assignments = ", ".join(f"{name} = ?" for name in values)
-        await self._query(f"UPDATE tracks SET {assignments} WHERE id = ?", (*values.values(), track_id))
+        statement = TRACKS.update().where(TRACKS.c.id == track_id).values(values)
+        await self._in_thread(lambda connection: connection.execute(statement))
 
     async def get(self, track_id: int) -> Track | None:
-        rows = await self._query("SELECT * FROM tracks WHERE id = ?", (track_id,))
-        if not rows:
-            return None
-        data = dict(rows[0])
-        return Track.from_dict({**data, "request": json.loads(data["request"])})
+        statement = TRACKS.select().where(TRACKS.c.id == track_id)
+        row = await self._in_thread(lambda connection: connection.execute(statement).first())
+        return None if row is None else _track(row)
 
     async def next_variation(self, root_id: int, seed: int) -> int:
         """One more than the highest variation of ``seed`` in a family, so each press sounds new."""
-        rows = await self._query("SELECT request FROM tracks WHERE root_id = ?", (root_id,))
-        variations = [
-            r["variation"] for r in map(lambda row: json.loads(row["request"]), rows) if r.get("seed") == seed
-        ]
-        return max(variations, default=0) + 1
+        statement = sa.select(TRACKS.c.request).where(TRACKS.c.root_id == root_id)
+        rows = await self._in_thread(lambda connection: connection.execute(statement).scalars().all())
+        requests = [json.loads(text) for text in rows]
+        return max((r.get("variation", 0) for r in requests if r.get("seed") == seed), default=0) + 1
 
     async def unfinished(self) -> list[Track]:
         """Tracks whose requester got no answer yet (a bot killed while they waited), oldest first."""
-        rows = await self._query("SELECT * FROM tracks WHERE state = ? ORDER BY id", (PENDING,))
-        return [Track.from_dict({**dict(row), "request": json.loads(row["request"])}) for row in rows]
+        statement = TRACKS.select().where(TRACKS.c.state == PENDING).order_by(TRACKS.c.id)
+        rows = await self._in_thread(lambda connection: connection.execute(statement).all())
+        return [_track(row) for row in rows]
 
     async def count(self, *, finished: bool = True) -> int:
         """How many tracks were made (posted, when ``finished``), over the bot's whole life."""
-        where = " WHERE message_id IS NOT NULL" if finished else ""
-        rows = await self._query(f"SELECT COUNT(*) AS n FROM tracks{where}")
-        return rows[0]["n"]
+        statement = sa.select(sa.func.count()).select_from(TRACKS)
+        if finished:
+            statement = statement.where(TRACKS.c.message_id.is_not(None))
+        return await self._in_thread(lambda connection: connection.execute(statement).scalar_one())
