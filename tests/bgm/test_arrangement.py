@@ -68,14 +68,26 @@ def test_each_section_ends_on_a_cadence_whatever_its_melody():
     assert [c.numeral for c in chords] == ["IV", "IV", "V", "I", "IV", "IV", "V", "I"]
 
 
-def test_a_phrase_within_a_section_ends_on_the_dominant():
-    """A section of 8 bars is two 4-bar phrases: the first ends on V (a half cadence), the second V I."""
-    on_iv = [Onset(16 * bar, (65, 69, 72), 16) for bar in range(8)]
+def _section_chords(fourth_bar: tuple[int, ...]) -> list[list[int]]:
+    """Pitch classes of each bar's chord in an 8-bar section of F A C bars but its fourth."""
+    bars = [(65, 69, 72)] * 3 + [fourth_bar] + [(65, 69, 72)] * 4
+    tune = [Onset(16 * bar, pitches, 16) for bar, pitches in enumerate(bars)]
     sections = [Section("verse1", 0, 128)]
-    harmony = arrange(on_iv, 128, "calm", sections, key=Key(0, "major")).track("harmony").notes
-    chords = [sorted({n.pitch % 12 for n in harmony if n.start // 16 == bar}) for bar in range(8)]
+    harmony = arrange(tune, 128, "calm", sections, key=Key(0, "major")).track("harmony").notes
+    return [sorted({n.pitch % 12 for n in harmony if n.start // 16 == bar}) for bar in range(8)]
+
+
+def test_a_phrase_within_a_section_ends_on_the_dominant_where_its_tune_fits_it():
+    """A section of 8 bars is two 4-bar phrases: the first ends on V (a half cadence) when its last
+    bar's tune fits V about as well as its own chord (C D G: I or V), the second V I."""
     f, g, c = [0, 5, 9], [2, 7, 11], [0, 4, 7]
-    assert chords == [f, f, f, g, f, f, g, c]
+    assert _section_chords((60, 62, 67)) == [f, f, f, g, f, f, g, c]
+
+
+def test_a_phrase_ending_on_the_tonic_keeps_its_chord():
+    """V under a held C and E would clash: that bar keeps I."""
+    f, g, c = [0, 5, 9], [2, 7, 11], [0, 4, 7]
+    assert _section_chords((60, 64)) == [f, f, f, c, f, f, g, c]
 
 
 def test_a_minor_cadence_uses_the_major_dominant_and_the_minor_tonic():
