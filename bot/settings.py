@@ -59,6 +59,9 @@ class BotSettings(Settings):
     )
     data_dir: Path = Field(Path("bot-data"), description="SQLite record, uploads and rendered songs")
     audio_format: str = Field("ogg", pattern="^(ogg|mp3|wav)$")
+    early_audio: bool = Field(
+        True, description="post the song's opening as audio while the rest is composed and rendered"
+    )
 
     # The composing queue.
     queue_concurrency: int = Field(2, ge=1)

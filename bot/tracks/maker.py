@@ -49,6 +49,7 @@ DEFAULT_UPLOAD_LIMIT = discord.utils.DEFAULT_FILE_SIZE_LIMIT_BYTES
 ENVELOPE_BYTES = 64 * 1024  # the embed and multipart overhead that shares the upload with the files
 SOMETHING_WRONG = "Something went wrong while composing; it has been logged."
 SONG_RECORD = "song.json"  # the composition, beside its files: what Stems renders
+OPENING_NOTE = "▶️ Here is how it opens; the whole song follows."
 
 
 class TrackMaker:
@@ -202,6 +203,19 @@ class TrackMaker:
         place: Reservation | None,
     ) -> None:
         live = LiveText(reply.show)
+        shown = {"stage": "", "note": ""}  # the progress line, and a line about the opening once posted
+
+        def progress(stage) -> None:
+            shown["stage"] = formatting.stage_text(stage)
+            live.set("\n".join(filter(None, shown.values())))
+
+        async def opening(files: SongFiles) -> None:
+            shown["note"] = OPENING_NOTE
+            text = "\n".join(filter(None, shown.values()))
+            await reply.preview(text, files.audio)
+            live.set(text)  # a progress edit sent meanwhile must not leave the note out
+
+        early = self.settings.early_audio and isinstance(reply, Reply)
 
         async def work() -> Song:
             folder = self._folder(track.id)
@@ -212,9 +226,10 @@ class TrackMaker:
                 max_bytes=upload_limit - ENVELOPE_BYTES,
                 fmt=self.settings.audio_format,
                 soundfont=self.settings.soundfont,
-                progress=lambda stage: live.set(formatting.stage_text(stage)),
+                progress=progress,
                 renderer=self.renderer,
                 picture=True,
+                opening=opening if early else None,
             )
             record = json.dumps(song.composition.to_dict())
             await asyncio.to_thread((folder / SONG_RECORD).write_text, record)
