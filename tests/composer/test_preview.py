@@ -5,15 +5,16 @@ import asyncio
 import numpy as np
 import soundfile as sf
 
-from bgm import audio
+from bgm import audio, segments
 from bgm.arrangement import arrange
 from bgm.form import song_onsets
 from bgm.harmony import Key
 from composer.client import ModelClient
 from composer.composer import Composer, ComposeRequest
-from composer.preview import opening_arrangement, opening_of, render_opening
+from composer.preview import opening_arrangement, opening_of, render_opening, rest_renderer
 from composer.render import Extras
 from composer.song import make_song
+from tests.bgm.test_audio import _band_levels
 
 REQUEST = ComposeRequest("calm", "short", seed=5)
 
@@ -112,3 +113,36 @@ async def test_make_song_hands_over_the_opening_before_it_returns(lstm_server, t
     (files,) = seen
     assert files.audio.name == "bgm-calm-5-opening.ogg" and files.audio.is_file()
     assert song.files.audio.name == "bgm-calm-5.ogg" and files.seconds < song.files.seconds
+
+
+def test_a_song_rendered_after_its_draft_sounds_as_the_song_rendered_alone(lstm_server, tmp_path):
+    """The pipelined render: the draft's spans (all but verse 2) synthesised first, into a store;
+    the whole song then synthesises only what is new and sounds as when rendered alone."""
+    song, (draft,) = compose_with_draft(lstm_server)
+    spans = tmp_path / "spans"
+    rendered = rest_renderer(draft, None, spans, skip_opening=False)()
+    stored = len(list(spans.glob("*.npy")))
+    assert rendered > 0 and stored >= rendered
+    whole, sections = arranged(song), list(song.sections)
+    alone = audio.song_audio(whole, sections)
+    piped = audio.song_audio(whole, sections, store=audio.SpanStore(spans))
+    new = len(list(spans.glob("*.npy"))) - stored
+    assert new < len(segments.plan(whole, sections).renders)  # the draft's spans were found
+    assert abs(len(piped) - len(alone)) < audio.RATE // 10
+    n = min(len(piped), len(alone))
+    assert abs(audio.loudness_dbfs(piped[:n], audio.RATE) - audio.loudness_dbfs(alone[:n], audio.RATE)) < 0.1
+    heard, reference = _band_levels(piped[:n]), _band_levels(alone[:n])
+    loud = reference > reference.max() - 60
+    assert np.corrcoef(heard[loud], reference[loud])[0, 1] > 0.99
+    assert np.abs(heard - reference)[loud].mean() < 1.0  # dB
+
+
+async def test_make_song_without_a_pipeline_makes_the_same_midi(lstm_server, tmp_path):
+    client = ModelClient(lstm_server.address)
+    try:
+        piped = await make_song(Composer(client), REQUEST, tmp_path / "piped")
+        plain = await make_song(Composer(client), REQUEST, tmp_path / "plain", pipeline=False)
+    finally:
+        await client.close()
+    assert piped.files.midi.read_bytes() == plain.files.midi.read_bytes()
+    assert piped.files.audio is not None and not list(tmp_path.glob("**/*.npy"))
