@@ -3,7 +3,8 @@
 The request takes its place in the queue first (a reservation, before anything is awaited, so a
 burst of requests cannot overfill it), then is answered within Discord's 3 seconds and recorded (so
 its buttons can find it after a restart), queued, and its message shows the queue position, then
-each stage, then becomes the result: audio first (it plays inline), the MIDI, an embed with the
+each stage, then (``early_audio``) the song's opening to play, rendered while verse 2 is still
+being composed, then becomes the result: audio first (it plays inline), the MIDI, an embed with the
 song's piano roll, and the Regenerate / Variation / Stems buttons. A primer attached to the command
 is read in a render worker after the deferral (a refusal is said privately and the deferred reply
 removed); the composition is kept beside the song's files, so Stems renders the song that was posted.
