@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from pathlib import Path
@@ -86,6 +88,38 @@ def find_soundfont(explicit: str | Path | None = None) -> Path:
 Job = tuple[Span, tuple[int, ...]]  # a span to synthesise, with the tracks (by index) it plays
 
 
+class SpanStore:
+    """Renders of spans kept in a folder, by what sounds in them, for another render to reuse.
+
+    A song is rendered in pieces while it is still being composed (``composer.song``): its draft's
+    spans first, from another process maybe (a render worker), then the whole song, which
+    synthesises only what the draft did not have. A render is found again only when its sound is
+    the same: the SoundFont, rate, effects, tempo, programs and every note timed from the span's
+    start (a draft arranged otherwise simply misses). Written by rename, so a reader never sees
+    half a file.
+    """
+
+    def __init__(self, folder: str | Path) -> None:
+        self.folder = Path(folder)
+
+    def _path(self, key: tuple) -> Path:
+        return self.folder / f"{hashlib.sha1(repr(key).encode()).hexdigest()}.npy"
+
+    def get(self, key: tuple) -> np.ndarray | None:
+        try:
+            return np.load(self._path(key))
+        except (FileNotFoundError, ValueError, OSError):
+            return None
+
+    def put(self, key: tuple, audio: np.ndarray) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        path = self._path(key)
+        partial = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.part")
+        with partial.open("wb") as file:
+            np.save(file, audio)
+        partial.replace(path)
+
+
 def _jobs(
     arrangement: Arrangement, renders: tuple[Span, ...], workers: int, only: tuple[int, ...] | None = None
 ) -> list[Job]:
@@ -117,10 +151,12 @@ def synthesize(
     workers: int | None = None,
     effects: bool = True,
     only: tuple[int, ...] | None = None,
+    store: SpanStore | None = None,
 ) -> np.ndarray:
     """The song as stereo float audio, tails and all: each of ``plan``'s distinct spans synthesised
     once (on up to one thread per core) and added in at every place it plays. ``effects``: reverb
-    and chorus (off: dry); ``only``: these tracks (by index), for a stem."""
+    and chorus (off: dry); ``only``: these tracks (by index), for a stem; ``store``: spans found
+    there are not synthesised again, and those synthesised are put there."""
     frames_per_step = rate * STEP_QUARTERS * 60.0 / arrangement.tempo
 
     def frame(step: int) -> int:
@@ -141,8 +177,23 @@ def synthesize(
             )
         ]
         programs = {channels_[i]: tracks[i].program for i in indices}
+        key = None
+        if store is not None:
+            at = span.start
+            heard = tuple(
+                (channels_[i], tracks[i].program, tracks[i].is_drum)
+                + tuple((n.start - at, n.steps, n.pitch, n.velocity) for n in notes_in(tracks[i], span))
+                for i in indices
+            )
+            key = (str(soundfont), rate, effects, arrangement.tempo, span.steps, heard)
+            found = store.get(key)
+            if found is not None:
+                return found
         with synth.borrowed(soundfont, rate, effects=effects) as synthesizer:
-            return synthesizer.render(programs, events, frame(span.end) - origin)
+            rendered = synthesizer.render(programs, events, frame(span.end) - origin)
+        if store is not None:
+            store.put(key, rendered)
+        return rendered
 
     workers = workers or os.cpu_count() or 1
     jobs = _jobs(arrangement, plan.renders, workers, only)
@@ -405,20 +456,26 @@ def render(
     soundfont: str | Path | None = None,
     max_bytes: int = MAX_BYTES,
     loop: bool = False,
+    store: SpanStore | None = None,
 ) -> Path:
     """``arrangement`` as ``fmt`` audio at a common loudness, as long as the song plus a short tail
-    (a ``loop``: exactly as long as the song, see ``bgm.loop``)."""
+    (a ``loop``: exactly as long as the song, see ``bgm.loop``); ``store``: see ``synthesize``."""
     _encoding(fmt)  # fail before the slow part
-    return encode(song_audio(arrangement, sections, soundfont, loop), RATE, out_path, fmt, max_bytes)
+    audio = song_audio(arrangement, sections, soundfont, loop, store)
+    return encode(audio, RATE, out_path, fmt, max_bytes)
 
 
 def song_audio(
-    arrangement: Arrangement, sections: list[Section], soundfont: str | Path | None = None, loop: bool = False
+    arrangement: Arrangement,
+    sections: list[Section],
+    soundfont: str | Path | None = None,
+    loop: bool = False,
+    store: SpanStore | None = None,
 ) -> np.ndarray:
     """``arrangement`` as float stereo at ``RATE`` and the common loudness: what ``render`` encodes,
     and what the radio streams."""
     font = _synth_ready(soundfont)
-    audio = synthesize(arrangement, segments.plan(arrangement, sections), font, RATE)
+    audio = synthesize(arrangement, segments.plan(arrangement, sections), font, RATE, store=store)
     return levelled(shaped(audio, RATE, arrangement.seconds, loop), RATE, loop)
 
 

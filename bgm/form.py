@@ -34,10 +34,11 @@ def part_bars(length: str) -> int:
 
 
 def layout(parts: dict[str, list[str]]) -> tuple[list[str], list[Section]]:
-    """The song's tokens in form order, and where each section starts."""
+    """The song's tokens in form order, and where each section starts; a part not written yet (a
+    draft's verse 2) is left out, and what follows it moves up."""
     tokens: list[str] = []
     sections = []
-    for name in LAYOUT:
+    for name in (name for name in LAYOUT if name in parts):
         sections.append(Section(name, len(tokens), len(parts[name])))
         tokens += parts[name]
     return tokens, sections

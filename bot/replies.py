@@ -30,6 +30,11 @@ class Reply:
         if self.fresh:
             await self.interaction.edit_original_response(content=text)
 
+    async def preview(self, text: str, path: Path) -> None:
+        """Progress with a file to play meanwhile (the song's opening); ``finish`` replaces it."""
+        if self.fresh:
+            await self.interaction.edit_original_response(content=text, attachments=[discord.File(path)])
+
     async def finish(
         self,
         content: str | None = None,

@@ -66,6 +66,9 @@ class BotSettings(Settings):
         "none: the SQLite file <data_dir>/tracks.sqlite3",
     )
     audio_format: str = Field("ogg", pattern="^(ogg|mp3|wav)$")
+    early_audio: bool = Field(
+        True, description="post the song's opening as audio while the rest is composed and rendered"
+    )
 
     # Rendered songs (<data_dir>/songs): how long they are kept for Stems; none of the three: forever.
     keep_songs_days: float | None = Field(None, gt=0, description="remove songs older than this")

@@ -40,6 +40,7 @@ from composer.sampling import sample
 from composer.stages import Stage
 
 Progress = Callable[[Stage], None]
+Draft = Callable[["Composition"], None]  # the song so far (see ``Composer.compose``)
 # A carried state is read afresh from the last window every this many steps (composer/generation.py).
 RESTART_EVERY = 8
 MAX_SEED = 2**31 - 1  # what Discord's integer options and the seeds drawn here stay within
@@ -139,16 +140,20 @@ class Composer:
         self.client = client
         self.decoder = decoder
 
-    async def compose(self, request: ComposeRequest, progress: Progress | None = None) -> Composition:
+    async def compose(
+        self, request: ComposeRequest, progress: Progress | None = None, draft: Draft | None = None
+    ) -> Composition:
+        """The song; ``draft``, when given, is called with the song as far as it is written once
+        verse 1, chorus and bridge are (verse 2 left out of the form), so rendering can start."""
         request = request.seeded()
         try:
-            return await self._compose(request, await self.client.metadata(), progress)
+            return await self._compose(request, await self.client.metadata(), progress, draft)
         except ModelChanged:
             # A new version went live mid-song: start over on it, once.
-            return await self._compose(request, await self.client.metadata(), progress)
+            return await self._compose(request, await self.client.metadata(), progress, draft)
 
     async def _compose(
-        self, request: ComposeRequest, info: ModelInfo, progress: Progress | None
+        self, request: ComposeRequest, info: ModelInfo, progress: Progress | None, draft: Draft | None
     ) -> Composition:
         if request.mood not in info.moods:
             raise UnknownMood(request.mood, info.moods)
@@ -183,11 +188,19 @@ class Composer:
         # A copy: the model's primers stay as they are. Parts start where the primers end.
         rows = Rows(np.array(primers[picks], dtype=np.int32), np.full(3, mood, dtype=np.int32), info.window)
         verse1, chorus, bridge = await generator.write(rows, bars * BAR_STEPS, rules, plan, opening)
+        parts = {"verse1": verse1, "chorus": chorus, "bridge": bridge}
+        if draft is not None:
+            draft(self._laid_out(request, info, chosen, parts))
         if progress:
             progress(Stage.VERSE_2)
         (verse2,) = await generator.write(rows.row(0), bars * BAR_STEPS, rules, plan)
+        return self._laid_out(request, info, chosen, {**parts, "verse2": verse2})
 
-        parts = {"verse1": verse1, "chorus": chorus, "verse2": verse2, "bridge": bridge}
+    @staticmethod
+    def _laid_out(
+        request: ComposeRequest, info: ModelInfo, chosen: Key, parts: dict[str, np.ndarray]
+    ) -> Composition:
+        """The parts written so far as a song in ``chosen``'s key."""
         named = {name: [info.vocab[i] for i in ids] for name, ids in parts.items()}
         if info.position_period:
             named = {name: one_line(part) for name, part in named.items()}

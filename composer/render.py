@@ -67,6 +67,7 @@ class Extras:
     loop: bool = False
     stems: bool = False
     picture: bool = False
+    spans: Path | None = None  # a ``bgm.audio.SpanStore``'s folder: spans rendered from the draft
 
 
 def _midi(
@@ -140,7 +141,10 @@ def render_files(
             path, stems = render_stems(arrangement, sections, path, fmt, soundfont, room, extras.loop)
             files = replace(files, stems=tuple(stems.values()))
         else:
-            path = audio.render(arrangement, sections, path, fmt, soundfont, room, loop=extras.loop)
+            store = audio.SpanStore(extras.spans) if extras.spans else None
+            path = audio.render(
+                arrangement, sections, path, fmt, soundfont, room, loop=extras.loop, store=store
+            )
     except audio.AudioTooLargeError:
         return replace(files, no_audio=NoAudio.TOO_LARGE)
     except (FileNotFoundError, RuntimeError) as error:  # no fluidsynth or SoundFont: the MIDI still stands

@@ -3,7 +3,8 @@
 The request takes its place in the queue first (a reservation, before anything is awaited, so a
 burst of requests cannot overfill it), then is answered within Discord's 3 seconds and recorded (so
 its buttons can find it after a restart), queued, and its message shows the queue position, then
-each stage, then becomes the result: audio first (it plays inline), the MIDI, an embed with the
+each stage, then (``early_audio``) the song's opening to play, rendered while verse 2 is still
+being composed, then becomes the result: audio first (it plays inline), the MIDI, an embed with the
 song's piano roll, and the Regenerate / Variation / Stems buttons. A primer attached to the command
 is read in a render worker after the deferral (a refusal is said privately and the deferred reply
 removed); the composition is kept beside the song's files, so Stems renders the song that was posted.
@@ -54,6 +55,7 @@ RESUME_WITHIN_S = 3600.0  # a request older than this when the bot comes back is
 DEFAULT_UPLOAD_LIMIT = discord.utils.DEFAULT_FILE_SIZE_LIMIT_BYTES
 ENVELOPE_BYTES = 64 * 1024  # the embed and multipart overhead that shares the upload with the files
 SOMETHING_WRONG = "Something went wrong while composing; it has been logged."
+OPENING_NOTE = "▶️ Here is how it opens; the whole song follows."
 
 
 class TrackMaker:
@@ -212,6 +214,19 @@ class TrackMaker:
     ) -> None:
         live = LiveText(reply.show)
         submitted = time.monotonic()
+        shown = {"stage": "", "note": ""}  # the progress line, and a line about the opening once posted
+
+        def progress(stage) -> None:
+            shown["stage"] = formatting.stage_text(stage)
+            live.set("\n".join(filter(None, shown.values())))
+
+        async def opening(files: SongFiles) -> None:
+            shown["note"] = OPENING_NOTE
+            text = "\n".join(filter(None, shown.values()))
+            await reply.preview(text, files.audio)
+            live.set(text)  # a progress edit sent meanwhile must not leave the note out
+
+        early = self.settings.early_audio and isinstance(reply, Reply)
 
         async def work() -> Song:
             monitoring.QUEUE_WAIT.observe(time.monotonic() - submitted)
@@ -223,9 +238,10 @@ class TrackMaker:
                 max_bytes=upload_limit - ENVELOPE_BYTES,
                 fmt=self.settings.audio_format,
                 soundfont=self.settings.soundfont,
-                progress=lambda stage: live.set(formatting.stage_text(stage)),
+                progress=progress,
                 renderer=self.renderer,
                 picture=True,
+                opening=opening if early else None,
             )
             record = json.dumps(song.composition.to_dict())
             await asyncio.to_thread((folder / SONG_RECORD).write_text, record)

@@ -326,3 +326,29 @@ def test_audio_already_at_the_level_still_has_its_peaks_limited():
     out = normalize(tone, RATE)
     assert np.abs(out).max() <= 10 ** (audio.PEAK_DBFS / 20) + 1e-6
     assert abs(loudness_dbfs(out, RATE) - audio.TARGET_DBFS) < 0.3
+
+
+@needs_fluidsynth
+def test_spans_in_a_store_are_not_synthesised_again(tmp_path, monkeypatch):
+    arrangement, sections = song("calm")
+    font, plan = find_soundfont(), segments.plan(arrangement, sections)
+    store = audio.SpanStore(tmp_path / "spans")
+    first = audio.synthesize(arrangement, plan, font, RATE, effects=False, store=store)
+    assert len(list((tmp_path / "spans").glob("*.npy"))) >= len(plan.renders)
+    monkeypatch.setattr(synth, "borrowed", None)  # synthesising anything now would fail
+    again = audio.synthesize(arrangement, plan, font, RATE, effects=False, store=store)
+    assert np.array_equal(first, again)
+
+
+@needs_fluidsynth
+def test_a_store_tells_spans_apart_by_what_sounds_in_them(tmp_path):
+    arrangement, sections = song("calm")
+    font, store = find_soundfont(), audio.SpanStore(tmp_path / "spans")
+    span = Plan((Span(0, 16),), ((0, 0),))
+    one = {"workers": 1, "store": store}  # all tracks in one render (more workers deal them out)
+    audio.synthesize(arrangement, span, font, RATE, effects=False, **one)
+    louder = arrange(MELODY, 64, "epic", tempo=120)  # other notes, programs and tempo
+    audio.synthesize(louder, span, font, RATE, effects=False, **one)
+    audio.synthesize(arrangement, span, font, RATE, effects=True, **one)
+    audio.synthesize(arrangement, span, font, RATE, effects=True, **one)  # found: nothing new
+    assert len(list((tmp_path / "spans").glob("*.npy"))) == 3

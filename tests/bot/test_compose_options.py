@@ -15,7 +15,7 @@ from bgm.styles import STYLES
 from bot.tracks import maker
 from tests.bgm.test_primer import BAD, TUNE, midi_bytes
 from tests.bot import test_discord
-from tests.bot.test_discord import SONG_S, bot_against, fields
+from tests.bot.test_discord import SONG_S, bot_against, fields, has_song
 from tests.fake_discord import FakeDiscord, Upload
 
 BAR_TICKS = 4 * 480
@@ -51,7 +51,7 @@ async def test_key_lead_loop_and_primer_shape_the_posted_song_and_stems_follow(
         options = dict(mood="calm", length="short", seed=7, key="D minor", lead="violin", loop=True)
         inter = await fake.invoke_slash("bgm compose", options=options, attachments={"primer": primer},
                                         user=fake.regular)  # fmt: skip
-        await fake.wait_for(lambda: inter.original is not None and inter.original.attachments, SONG_S)
+        await fake.wait_for(lambda: inter.original is not None and has_song(inter.original), SONG_S)
         message = inter.original
         details = fields(message)
         assert (details["Key"], details["Lead"], details["Loop"]) == (

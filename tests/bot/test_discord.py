@@ -130,9 +130,14 @@ async def bot_against(fake: FakeDiscord, server: EmbeddedServer, data_dir, **ove
 async def compose(fake, user, timeout=SONG_S, **options):
     inter = await fake.invoke_slash("bgm compose", options=options, user=user)
     await fake.wait_for(
-        lambda: inter.original is not None and inter.original.attachments, timeout, what="a song"
+        lambda: inter.original is not None and has_song(inter.original), timeout, what="a song"
     )
     return inter, inter.original
+
+
+def has_song(message) -> bool:
+    """The whole song is in ``message`` (its opening may have come before it, alone)."""
+    return any(a.filename.endswith(".mid") for a in message.attachments)
 
 
 def fields(message) -> dict[str, str]:
@@ -197,7 +202,7 @@ async def test_buttons_post_new_linked_tracks_even_after_a_restart(shared_server
             _, first = await compose(fake, fake.regular, mood="sad", length="short", seed=11)
         async with bot_against(fake, shared_server, tmp_path):  # a new bot process, the same data folder
             click = await fake.click_button(first, "bgm:var:1", user=fake.manager)
-            await fake.wait_for(lambda: click.original is not None and click.original.attachments, SONG_S)
+            await fake.wait_for(lambda: click.original is not None and has_song(click.original), SONG_S)
             variation = click.original
             assert variation.id != first.id
             assert fields(variation)["Seed"] == "11 · variation 1"
@@ -205,7 +210,7 @@ async def test_buttons_post_new_linked_tracks_even_after_a_restart(shared_server
             assert variation.custom_ids == ["bgm:regen:2", "bgm:var:2", "bgm:stems:2"]
 
             click = await fake.click_button(first, "bgm:regen:1", user=fake.regular)
-            await fake.wait_for(lambda: click.original is not None and click.original.attachments, SONG_S)
+            await fake.wait_for(lambda: click.original is not None and has_song(click.original), SONG_S)
             regenerated = click.original
             assert fields(regenerated)["Seed"] != "11" and fields(regenerated)["Mood"] == "sad"
             assert "New take on [track #1]" in regenerated.embeds[0]["description"]
@@ -481,3 +486,27 @@ async def test_a_refused_training_shows_the_gate_and_an_admin_can_publish_anyway
         _, song = await compose(fake, fake.regular, mood="calm", length="short", seed=2)
         assert fields(song)["Model version"] == "2"
         fake.assert_no_unknown_routes()
+
+
+async def test_the_songs_opening_is_posted_to_play_before_the_whole_song(
+    shared_server, tmp_path, restore_discord
+):
+    async with FakeDiscord() as fake, bot_against(fake, shared_server, tmp_path):
+        _, message = await compose(fake, fake.regular, mood="calm", length="short", seed=8)
+        names = [[a.filename for a in revision.attachments] for revision in message.history]
+        early = names.index(["bgm-calm-8-opening.ogg"])
+        final = max(i for i, n in enumerate(names) if "bgm-calm-8.ogg" in n)
+        assert early < final  # the opening came first, then the song replaced it in the same message
+        assert "how it opens" in message.history[early].content
+        assert set(message.files) == {"bgm-calm-8.mid", "bgm-calm-8.ogg", "bgm-calm-8.png"}
+        opening = next(a for a in message.history[early].attachments if a.filename.endswith("-opening.ogg"))
+        played, rate = sf.read(io.BytesIO(opening.data))
+        whole, _ = sf.read(io.BytesIO(message.files["bgm-calm-8.ogg"]))
+        assert rate == 48000 and 0.2 * len(whole) < len(played) < 0.5 * len(whole)  # 2 of the 6 sections
+        fake.assert_no_unknown_routes()
+
+
+async def test_no_opening_is_posted_when_early_audio_is_off(shared_server, tmp_path, restore_discord):
+    async with FakeDiscord() as fake, bot_against(fake, shared_server, tmp_path, early_audio=False):
+        _, message = await compose(fake, fake.regular, mood="calm", length="short", seed=8)
+        assert not any(a.filename.endswith("-opening.ogg") for r in message.history for a in r.attachments)

@@ -26,6 +26,7 @@ from tests.bot.test_discord import (  # noqa: F401 (fixtures used by the tests h
     compose,
     copy_models,
     fields,
+    has_song,
     restore_discord,
     shared_server,
 )

@@ -12,7 +12,7 @@ import time
 from bot.tracks.store import PENDING, Track, TrackStore
 from composer.composer import ComposeRequest
 from tests.fake_discord import FakeDiscord
-from tests.reliability.conftest import ROOT, SONG_S, bot_against, compose, fields
+from tests.reliability.conftest import ROOT, SONG_S, bot_against, compose, fields, has_song
 
 
 async def test_a_dropped_gateway_is_resumed_and_commands_work_after(shared_server, tmp_path, restore_discord):
@@ -29,7 +29,7 @@ async def test_a_dropped_gateway_is_resumed_and_commands_work_after(shared_serve
         await fake.wait_for(lambda: len(fake.gateway_events("resume")) == 2, 30, what="a second RESUME")
 
         # The song under way went on (it needs REST only) and commands arrive over the resumed session.
-        await fake.wait_for(lambda: inter.original is not None and inter.original.attachments, SONG_S)
+        await fake.wait_for(lambda: inter.original is not None and has_song(inter.original), SONG_S)
         assert fields(inter.original)["Seed"] == "8"
         status = await fake.invoke_slash("bgm status", user=fake.manager)
         await fake.wait_for(lambda: status.original is not None and status.original.embeds, 30)
@@ -111,7 +111,7 @@ async def test_songs_queued_when_the_bot_is_killed_are_made_after_it_restarts(
             def answered(inter) -> bool:
                 mention = f"<@{inter.user.id}>"
                 posted = [m for m in fake.channel_messages() if m.interaction is None and m.attachments]
-                return bool(inter.original.attachments) or any(m.content.startswith(mention) for m in posted)
+                return has_song(inter.original) or any(m.content.startswith(mention) for m in posted)
 
             await fake.wait_for(lambda: all(answered(i) for i in asked), 2 * SONG_S, what="every song")
             for inter in waiting:

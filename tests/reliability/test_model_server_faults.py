@@ -9,7 +9,7 @@ import grpc
 from tensorflow_serving.apis import get_model_status_pb2, model_service_pb2_grpc
 
 from tests.fake_discord import FakeDiscord
-from tests.reliability.conftest import SONG_S, bot_against, compose, fields
+from tests.reliability.conftest import SONG_S, bot_against, compose, fields, has_song
 from training.publish import publish
 
 
@@ -50,7 +50,7 @@ async def test_a_model_server_killed_mid_song_and_restarted(own_serve, tmp_path,
         await asyncio.wait_for(fault.killed.wait(), SONG_S)
         await asyncio.to_thread(own_serve.restart)
         back_at = time.monotonic()
-        await fake.wait_for(lambda: inter.original is not None and inter.original.attachments, SONG_S)
+        await fake.wait_for(lambda: inter.original is not None and has_song(inter.original), SONG_S)
         assert fields(inter.original)["Model version"] == "1" and len(inter.original.attachments) == 3
         assert bot.queue.done == 1 and bot.queue.failed == 0
         # gRPC's default reconnection backoff (up to 120 s) would leave the song waiting long after.

@@ -12,7 +12,7 @@ from composer.client import ModelClient
 from lifecycle.actions import Lifecycle
 from lifecycle.config import CONFIG_NAME, read
 from model_server import EmbeddedServer
-from tests.bot.test_discord import bot_against, compose, fields, restore_discord  # noqa: F401
+from tests.bot.test_discord import bot_against, compose, fields, has_song, restore_discord  # noqa: F401
 from tests.fake_discord import FakeDiscord
 
 
@@ -102,7 +102,7 @@ async def test_list_promote_and_rollback_with_a_song_in_flight(
         assert not song.original.attachments
 
         release.set()
-        await fake.wait_for(lambda: song.original.attachments, 180, what="the song in flight")
+        await fake.wait_for(lambda: has_song(song.original), 180, what="the song in flight")
         assert fields(song.original)["Model version"] == "1"  # finished on the version it began on
         _, after = await compose(fake, fake.regular, mood="calm", length="short", seed=4)
         assert fields(after)["Model version"] == "2"
