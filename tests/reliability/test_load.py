@@ -9,7 +9,11 @@ from __future__ import annotations
 import asyncio
 import time
 
+import pytest
+
 from bench.load import ACK_LIMIT_S, LAG_LIMIT_S, LagMonitor, run_load
+
+pytestmark = pytest.mark.serial  # the loop's lag is judged: run alone, not beside other test workers
 
 REQUESTS = 24  # bench/load.py fires 64; the queue holds 2 running + 2 waiting, so 20 are refused
 

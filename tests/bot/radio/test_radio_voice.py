@@ -30,6 +30,8 @@ from tests.bot.test_discord import compose, restore_discord, shared_server  # no
 from tests.fake_discord import FakeDiscord, Perm, running_bot
 from tests.fake_discord.voice import FakeVoice, make_certificate, trusting_context
 
+pytestmark = pytest.mark.serial  # packet timing is judged: run alone, not beside other test workers
+
 MACHINE_BUSY_S = 0.25  # a probe held up this long in a minute: the machine, not the bot, sets the timing
 SONG_S = 180  # the first song composed and rendered on a busy 2-core machine
 RADIO = dict(
