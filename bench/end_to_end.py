@@ -46,6 +46,7 @@ if job["mode"] == "bgm":
 else:  # the seed's way: the FluidSynth program on the MIDI file (midi2audio), then Vorbis
     import soundfile as sf
     from bgm import audio as bgm_audio
+    from bgm import loudness as bgm_loudness
     from bgm.arrangement import arrange
     from bgm.form import song_onsets
     from bgm.midi import write_midi
@@ -57,7 +58,7 @@ else:  # the seed's way: the FluidSynth program on the MIDI file (midi2audio), t
                         "-g", "0.5", str(bgm_audio.find_soundfont()), str(midi)], check=True)
         data, rate = sf.read(wav, dtype="float32", always_2d=True)
     seconds = arrangement.seconds
-    data = bgm_audio.normalize(bgm_audio.fit_length(data, rate, seconds), rate)
+    data = bgm_loudness.normalize(bgm_audio.fit_length(data, rate, seconds), rate)
     audio = out / "seed.ogg"
     with sf.SoundFile(audio, "w", rate, 2, subtype="VORBIS", format="OGG") as file:
         for start in range(0, len(data), 65536):

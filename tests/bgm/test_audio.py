@@ -4,18 +4,17 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from bgm import audio, opus, segments, synth
+from bgm import audio, loudness, opus, segments, synth
 from bgm.arrangement import arrange
 from bgm.audio import (
     AudioTooLargeError,
     encode,
     find_soundfont,
     fit_length,
-    loudness_dbfs,
-    normalize,
     remove_dc,
     render,
 )
+from bgm.loudness import loudness_dbfs, normalize
 from bgm.midi import midi_seconds, write_midi
 from bgm.segments import Plan, Span
 from bgm.styles import STYLES
@@ -81,7 +80,7 @@ def test_the_posted_file_is_at_the_target_loudness(rendered):
     """Measured on the decoded file: nothing the encoder drops (a DC offset) counted as loudness."""
     for _, ogg, _ in rendered.values():
         decoded, rate = sf.read(ogg, dtype="float32", always_2d=True)
-        assert loudness_dbfs(decoded, rate) == pytest.approx(audio.TARGET_DBFS, abs=0.5)
+        assert loudness_dbfs(decoded, rate) == pytest.approx(loudness.TARGET_DBFS, abs=0.5)
 
 
 @needs_fluidsynth
@@ -99,14 +98,14 @@ def test_soft_and_loud_moods_end_up_equally_loud(rendered):
 def test_normalizing_brings_quiet_and_loud_audio_to_the_target():
     for amplitude in (0.01, 0.9):
         assert loudness_dbfs(normalize(_tone(2, amplitude), RATE), RATE) == pytest.approx(
-            audio.TARGET_DBFS, abs=0.5
+            loudness.TARGET_DBFS, abs=0.5
         )
 
 
 def test_peaks_are_limited_under_the_ceiling():
     spiky = _tone(2, 0.05)
     spiky[RATE // 2 : RATE // 2 + 100] = 0.99  # a transient 26 dB above the tone
-    assert np.abs(normalize(spiky, RATE)).max() <= 10 ** (audio.PEAK_DBFS / 20) + 1e-6
+    assert np.abs(normalize(spiky, RATE)).max() <= 10 ** (loudness.PEAK_DBFS / 20) + 1e-6
 
 
 def test_silence_has_no_loudness_and_stays_silent():
@@ -321,11 +320,11 @@ def test_a_dc_offset_is_taken_off_and_the_music_left_alone():
 
 def test_audio_already_at_the_level_still_has_its_peaks_limited():
     tone = _tone(4.0, 1.0)
-    tone *= np.float32(10 ** ((audio.TARGET_DBFS - loudness_dbfs(tone, RATE)) / 20))
+    tone *= np.float32(10 ** ((loudness.TARGET_DBFS - loudness_dbfs(tone, RATE)) / 20))
     tone[RATE] = 0.99  # one click over the ceiling
     out = normalize(tone, RATE)
-    assert np.abs(out).max() <= 10 ** (audio.PEAK_DBFS / 20) + 1e-6
-    assert abs(loudness_dbfs(out, RATE) - audio.TARGET_DBFS) < 0.3
+    assert np.abs(out).max() <= 10 ** (loudness.PEAK_DBFS / 20) + 1e-6
+    assert abs(loudness_dbfs(out, RATE) - loudness.TARGET_DBFS) < 0.3
 
 
 @needs_fluidsynth

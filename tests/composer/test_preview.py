@@ -5,7 +5,7 @@ import asyncio
 import numpy as np
 import soundfile as sf
 
-from bgm import audio, segments
+from bgm import audio, loudness, segments
 from bgm.arrangement import arrange
 from bgm.form import song_onsets
 from bgm.harmony import Key
@@ -92,7 +92,7 @@ def test_the_rendered_opening_sounds_like_the_whole_songs_opening(lstm_server, t
     )
     full = audio.song_audio(whole, sections)
     assert rate == audio.RATE and abs(len(opening) / rate - files.seconds) < 1.0
-    assert abs(audio.loudness_dbfs(opening, rate) - audio.TARGET_DBFS) < 1.0
+    assert abs(loudness.loudness_dbfs(opening, rate) - loudness.TARGET_DBFS) < 1.0
     block = rate // 2
     n = int(files.seconds * rate) // block - 1  # the fades at the ends left out
     level = lambda a: 10 * np.log10(np.mean(a[: n * block].reshape(n, -1) ** 2, axis=1) + 1e-10)  # noqa: E731
@@ -130,7 +130,8 @@ def test_a_song_rendered_after_its_draft_sounds_as_the_song_rendered_alone(lstm_
     assert new < len(segments.plan(whole, sections).renders)  # the draft's spans were found
     assert abs(len(piped) - len(alone)) < audio.RATE // 10
     n = min(len(piped), len(alone))
-    assert abs(audio.loudness_dbfs(piped[:n], audio.RATE) - audio.loudness_dbfs(alone[:n], audio.RATE)) < 0.1
+    level = loudness.loudness_dbfs
+    assert abs(level(piped[:n], audio.RATE) - level(alone[:n], audio.RATE)) < 0.1
     heard, reference = _band_levels(piped[:n]), _band_levels(alone[:n])
     loud = reference > reference.max() - 60
     assert np.corrcoef(heard[loud], reference[loud])[0, 1] > 0.99
