@@ -31,11 +31,13 @@ import discord
 from bgm.errors import BgmError
 from bgm.primer import Primer, PrimerRejected, check_name_and_size, read_primer
 from bot import formatting
+from bot.jobs.shared_queue import SharedQueue, SharedReservation
+from bot.jobs.song_job import SongJob
 from bot.live import LiveText
 from bot.replies import ChannelReply, Reply
 from bot.settings import BotSettings
 from bot.tracks.buttons import track_view
-from bot.tracks.queue import JobQueue, Reservation
+from bot.tracks.queue import JobQueue, JobTimedOut, Reservation
 from bot.tracks.stems import bundle
 from bot.tracks.store import FAILED, POSTED, Track, TrackStore
 from composer.composer import Composer, ComposeRequest, Composition
@@ -61,9 +63,11 @@ class TrackMaker:
         store: TrackStore,
         queue: JobQueue,
         renderer: RenderPool | None = None,
+        shared: SharedQueue | None = None,
     ) -> None:
         self.settings, self.composer, self.store, self.queue = settings, composer, store, queue
         self.renderer = renderer  # render worker processes in the bot; None: the loop's default threads
+        self.shared = shared  # set: songs are queued in Redis and made by `bgm worker` processes
         self._active: set[asyncio.Task] = set()  # handlers still to tell their requester something
 
     async def start(
@@ -78,7 +82,8 @@ class TrackMaker:
         try:
             if primer is not None:  # what its name and size tell, before anything is downloaded
                 check_name_and_size(primer.filename, primer.size)
-            place = self.queue.reserve(user.id)  # before any await: the check and the place are one step
+            # Before any other await: the check and the place are one step (in Redis, one script).
+            place = self.queue.reserve(user.id) if self.shared is None else await self.shared.reserve(user.id)
         except BgmError as error:  # full, cooldown, too many, closing, a bad primer: said privately
             mark = "❌" if isinstance(error, PrimerRejected) else "⏳"
             await interaction.response.send_message(f"{mark} {error}", ephemeral=True)
@@ -110,7 +115,8 @@ class TrackMaker:
                 await self.store.update(track.id, state=FAILED)
                 raise
         finally:
-            place.release()  # if it was not used (the defer failed...): the place goes to someone else
+            # If it was not used (the defer failed...): the place goes to someone else.
+            await place.release() if isinstance(place, SharedReservation) else place.release()
             self._active.discard(task)
 
     async def _read_primer(
@@ -199,45 +205,83 @@ class TrackMaker:
         parent: Track | None,
         upload_limit: int,
         mention: str,
-        place: Reservation | None,
+        place: Reservation | SharedReservation | None,
     ) -> None:
+        if isinstance(place, SharedReservation):
+            await self._hand_over(reply, track, upload_limit, place)
+            return
         live = LiveText(reply.show)
-
-        async def work() -> Song:
-            folder = self._folder(track.id)
-            song = await make_song(
-                self.composer,
-                track.request,
-                folder,
-                max_bytes=upload_limit - ENVELOPE_BYTES,
-                fmt=self.settings.audio_format,
-                soundfont=self.settings.soundfont,
-                progress=lambda stage: live.set(formatting.stage_text(stage)),
-                renderer=self.renderer,
-                picture=True,
-            )
-            record = json.dumps(song.composition.to_dict())
-            await asyncio.to_thread((folder / SONG_RECORD).write_text, record)
-            return song
-
         try:
             ticket = self.queue.submit(
                 track.user_id,
-                work,
+                lambda: self._song(track, upload_limit, live),
                 lambda p: live.set(formatting.position_text(p)),
                 reservation=place,
                 admitted=place is None,  # a recovered track was accepted by the bot before
             )
             song = await ticket
-        except BgmError as error:  # the model server, the queue closing...: one sentence
-            await self._fail(live, reply, track, f"❌ {error}")
-            return
-        except Exception:
-            log.exception("composing track %s failed", track.id)
-            await self._fail(live, reply, track, f"❌ {SOMETHING_WRONG}")
+        except Exception as error:
+            await self._failed(live, reply, track, error)
             return
         await live.close()
         await self._post(reply, track, song, parent, mention)
+
+    async def make_now(
+        self, reply, track: Track, parent: Track | None, upload_limit: int, timeout: float
+    ) -> bool:
+        """A worker's part (``bot.jobs.worker``): the song made within ``timeout`` and posted, or its
+        requester told why not. True if a song was posted."""
+        live = LiveText(reply.show)
+        deadline = asyncio.timeout(timeout)
+        try:
+            async with deadline:
+                song = await self._song(track, upload_limit, live)
+        except Exception as error:
+            if isinstance(error, TimeoutError) and deadline.expired():
+                error = JobTimedOut(timeout)
+            await self._failed(live, reply, track, error)
+            return False
+        await live.close()
+        await self._post(reply, track, song, parent, f"<@{track.user_id}>")
+        return True
+
+    async def _hand_over(
+        self, reply: Reply | ChannelReply, track: Track, upload_limit: int, place: SharedReservation
+    ) -> None:
+        """Queue the track in Redis for a ``bgm worker``, which edits this reply from then on."""
+        interaction = reply.interaction
+        job = SongJob(track.id, interaction.application_id, interaction.token, time.time(), upload_limit)
+        # Shown before the ticket exists: once it does, a worker may post at any moment.
+        await reply.show(formatting.position_text(place.ahead + 1))
+        try:
+            await self.shared.submit(place, str(track.id), job.to_dict())
+        except BgmError as error:
+            await reply.finish(f"❌ {error}")
+            await self.store.update(track.id, state=FAILED)
+
+    async def _song(self, track: Track, upload_limit: int, live: LiveText) -> Song:
+        folder = self._folder(track.id)
+        song = await make_song(
+            self.composer,
+            track.request,
+            folder,
+            max_bytes=upload_limit - ENVELOPE_BYTES,
+            fmt=self.settings.audio_format,
+            soundfont=self.settings.soundfont,
+            progress=lambda stage: live.set(formatting.stage_text(stage)),
+            renderer=self.renderer,
+            picture=True,
+        )
+        record = json.dumps(song.composition.to_dict())
+        await asyncio.to_thread((folder / SONG_RECORD).write_text, record)
+        return song
+
+    async def _failed(self, live: LiveText, reply, track: Track, error: Exception) -> None:
+        if isinstance(error, BgmError):  # the model server, the queue closing...: one sentence
+            await self._fail(live, reply, track, f"❌ {error}")
+        else:
+            log.error("composing track %s failed", track.id, exc_info=error)
+            await self._fail(live, reply, track, f"❌ {SOMETHING_WRONG}")
 
     async def _fail(self, live: LiveText, reply, track: Track, text: str) -> None:
         await live.close()
