@@ -275,7 +275,6 @@ def _add_bot(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 def _worker(args: argparse.Namespace) -> int:
     import logging
 
-    from bot.app import model_client
     from bot.jobs.worker import run
     from bot.settings import BotSettings
     from cli.serving import model_server
@@ -295,7 +294,7 @@ def _worker(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     quiet = not args.verbose
     with model_server(settings.server, settings.models_dir, settings.model_name, quiet=quiet) as target:
-        return run(settings, model_client(settings, target))
+        return run(settings, target)
 
 
 def _add_worker(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:

@@ -23,6 +23,7 @@ from arq.constants import in_progress_key_prefix
 from arq.worker import Retry, Worker, func
 from redis.exceptions import RedisError
 
+from bot.app import apply_endpoints, model_client
 from bot.jobs.posting import AlreadyPosted, WebhookReply
 from bot.jobs.shared_queue import JOB_FUNCTION, PREFIX, QueueUnavailable, SharedQueue, connect
 from bot.jobs.song_job import SongJob
@@ -53,6 +54,7 @@ class SongWorker:
 
     async def open(self) -> None:
         await self.store.open()
+        apply_endpoints(self.settings)  # a Discord-compatible proxy, as the bot uses
         await self.discord.login(self.settings.discord_token.get_secret_value())
         cache = self.settings.data_dir / "cache"
         self.renderer = RenderPool(self.settings.queue_concurrency, cache_dir=cache)
@@ -171,10 +173,11 @@ async def work(settings: BotSettings, client: ModelClient, stop: asyncio.Event) 
         await worker.close()
 
 
-def run(settings: BotSettings, client: ModelClient) -> int:
-    """``bgm worker``: until SIGINT or SIGTERM."""
+def run(settings: BotSettings, target: str) -> int:
+    """``bgm worker`` against the model server at ``target``: until SIGINT or SIGTERM."""
 
     async def main() -> None:
+        client = model_client(settings, target)  # grpc.aio binds its channel to the running loop
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):

@@ -114,6 +114,15 @@ def songs_in(fake: FakeDiscord) -> list:
     return [m for m in fake.messages.values() if any(a.filename.endswith(".mid") for a in m.attachments)]
 
 
+async def until(check, timeout: float) -> None:
+    """Wait for an async ``check()`` to be true (a state of Redis), else fail."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not await check():
+        assert loop.time() < deadline, f"still not true after {timeout} s: {check}"
+        await asyncio.sleep(0.1)
+
+
 async def compose(fake: FakeDiscord, member, mood: str = "calm"):
     return await fake.invoke_slash("bgm compose", options={"mood": mood, "length": "short"}, user=member)
 
@@ -163,16 +172,16 @@ async def test_a_song_whose_worker_is_killed_is_made_by_another_and_posted_once(
     inter = await compose(fake, fake.regular)
     watcher = connect(redis_server.url)
     try:
-        # Mid-song: the worker has taken the ticket.
-        for _ in range(int(SONG_S / 0.1)):
-            if await watcher.hlen(PREFIX + "running"):
-                break
-            await asyncio.sleep(0.1)
+        await until(lambda: watcher.hlen(PREFIX + "running"), SONG_S)  # mid-song: the ticket is taken
         assert not inter.original.attachments
         cluster.kill(doomed)
         cluster.start("worker", "worker-rescue")
         await answered(fake, [inter], SONG_S)
-        assert await SharedQueue(watcher).counts() == (0, 0)  # its place was freed
+
+        async def freed():  # its place, once the post is done
+            return await SharedQueue(watcher).counts() == (0, 0)
+
+        await until(freed, 60)
     finally:
         await watcher.aclose()
     assert len(songs_in(fake)) == 1
@@ -186,10 +195,10 @@ async def test_songs_acknowledged_before_a_redis_crash_are_all_made(cluster, red
     asked = [await compose(fake, member) for member in members]
     watcher = connect(redis_server.url)
     try:
-        for _ in range(600):  # acknowledged: every ticket is in Redis
-            if (await SharedQueue(watcher).counts())[0] == 4:
-                break
-            await asyncio.sleep(0.1)
+        async def all_queued():  # acknowledged: every ticket is in Redis
+            return (await SharedQueue(watcher).counts())[0] == 4
+
+        await until(all_queued, 60)
         redis_server.restart()  # kill -9; appendfsync always kept what was acknowledged
         assert (await SharedQueue(watcher).counts())[0] == 4
     finally:
