@@ -121,6 +121,12 @@ class BotSettings(Settings):
             return json.loads(value) if value.lstrip().startswith("[") else shlex.split(value)
         return value
 
+    @field_validator("redis_url", "shard_count", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value):
+        # docker-compose passes `${BGM_REDIS_URL:-}` as an empty string when the variable is not set.
+        return None if value == "" else value
+
     @model_validator(mode="after")
     def _shards_fit(self) -> BotSettings:
         if self.shard_ids and self.shard_count is None:

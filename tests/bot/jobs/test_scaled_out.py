@@ -40,7 +40,6 @@ class Cluster:
             "DISCORD_TOKEN": fake.token,
             "DISCORD_API_BASE": fake.api_base,
             "DISCORD_GATEWAY_URL": str(fake.gateway_url),
-            "BGM_GUILD_IDS": ",".join(str(g) for g in fake.guilds),
             "BGM_SERVER": server.address,
             "BGM_MODELS_DIR": str(server.models_root),
             "BGM_DATA_DIR": str(folder / "data"),
@@ -58,7 +57,7 @@ class Cluster:
         process = subprocess.Popen(
             [sys.executable, "-m", "cli.main", role],
             cwd=ROOT,
-            env={**self.env, **env},
+            env={**self.env, "BGM_GUILD_IDS": ",".join(map(str, self.fake.guilds)), **env},
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -66,13 +65,16 @@ class Cluster:
         self.processes.append((name, process))
         return process
 
-    async def bot(self, name: str, **env: str) -> None:
+    async def bot(self, name: str, serving=None, **env: str) -> None:
+        """A ``bgm bot``, once the shard that gets ``serving``'s events (default: the fake's guild) is up."""
+        guild = serving or self.fake.guild
         self.start("bot", name, **env)
-        await self.fake.wait_for(
-            lambda: all(self.fake.commands.get(g) for g in self.fake.guilds) and self.fake.connected,
-            120,
-            what=f"{name} to connect",
-        )
+
+        def up() -> bool:
+            session = self.fake.session_for(guild.id)
+            return session is not None and session.connection is not None and self.fake.commands.get(guild.id)
+
+        await self.fake.wait_for(up, 120, what=f"{name} to connect")
 
     def kill(self, process: subprocess.Popen) -> None:
         """SIGKILL to the whole process group: nothing gets to clean up."""
@@ -139,8 +141,8 @@ async def test_two_shards_and_two_workers_answer_twenty_composes_once_each(clust
     fake = cluster.fake
     first = (fake.guild.id >> 22) % 2
     other = fake.add_guild("second guild", channels=("general",), shard=(1 - first, 2))
-    await cluster.bot("bot-shard-0", BGM_SHARD_IDS="0", BGM_SHARD_COUNT="2")
-    await cluster.bot("bot-shard-1", BGM_SHARD_IDS="1", BGM_SHARD_COUNT="2")
+    await cluster.bot(f"bot-shard-{first}", fake.guild, BGM_SHARD_IDS=str(first), BGM_SHARD_COUNT="2")
+    await cluster.bot(f"bot-shard-{1 - first}", other, BGM_SHARD_IDS=str(1 - first), BGM_SHARD_COUNT="2")
     sessions = {fake.session_for(fake.guild.id), fake.session_for(other.id)}
     assert {tuple(s.shard) for s in sessions} == {(0, 2), (1, 2)}  # one process per shard
     cluster.start("worker", "worker-1")
