@@ -72,9 +72,7 @@ async def run(models: Path, workers: int, songs: int, length: str, folder: Path,
                 before = await redis_totals(redis.url)
                 started = time.monotonic()
                 asked = [
-                    await fake.invoke_slash(
-                        "bgm compose", options={"mood": "calm", "length": length}, user=m
-                    )
+                    await fake.invoke_slash("bgm compose", options={"mood": "calm", "length": length}, user=m)
                     for m in members
                 ]
                 await fake.wait_for(
@@ -136,7 +134,12 @@ def main() -> int:
     out = ROOT / "bench" / "results" / "scale.json"
     out.parent.mkdir(exist_ok=True)
     machine = {"cpus": os.cpu_count(), "python": platform.python_version()}
-    report = {"machine": machine, "model": "tiny" if args.tiny else "models/", "runs": results, "burst": burst}
+    report = {
+        "machine": machine,
+        "model": "tiny" if args.tiny else "models/",
+        "runs": results,
+        "burst": burst,
+    }
     out.write_text(json.dumps(report, indent=2) + "\n")
     print(f"written to {out.relative_to(ROOT)}")
     return 0

@@ -23,7 +23,9 @@ from dataclasses import dataclass
 from arq.connections import ArqRedis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bgm.errors import BgmError
 from bot.tracks.queue import DEFAULT_JOB_S, Cooldown, QueueFull, TooManyForUser
@@ -212,7 +214,7 @@ def connect(url: str) -> ArqRedis:
         socket_connect_timeout=1.0,
         socket_timeout=5.0,
         retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 3),
-        retry_on_error=[ConnectionError, TimeoutError],
+        retry_on_error=[RedisConnectionError, RedisTimeoutError],
         health_check_interval=10,
     )
 

@@ -130,11 +130,14 @@ async def compose(fake: FakeDiscord, member, mood: str = "calm"):
 
 
 async def answered(fake: FakeDiscord, interactions, timeout: float) -> None:
-    await fake.wait_for(
-        lambda: all(i.original is not None and i.original.attachments for i in interactions),
-        timeout,
-        what=f"{len(interactions)} songs",
-    )
+    def missing():
+        return [i for i in interactions if i.original is None or not i.original.attachments]
+
+    try:
+        await fake.wait_for(lambda: not missing(), timeout, what=f"{len(interactions)} songs")
+    except TimeoutError:
+        told = [(i.user.username, i.original and i.original.content, i.events) for i in missing()]
+        raise AssertionError(f"{len(told)} of {len(interactions)} unanswered: {told}") from None
 
 
 async def test_two_shards_and_two_workers_answer_twenty_composes_once_each(cluster):
@@ -197,6 +200,7 @@ async def test_songs_acknowledged_before_a_redis_crash_are_all_made(cluster, red
     asked = [await compose(fake, member) for member in members]
     watcher = connect(redis_server.url)
     try:
+
         async def all_queued():  # acknowledged: every ticket is in Redis
             return (await SharedQueue(watcher).counts())[0] == 4
 
