@@ -74,15 +74,15 @@ class SongWorker:
     async def make_track(self, ctx: dict) -> str:
         """The arq job: one ticket, from the queue to the channel."""
         slot = ctx["job_id"]
-        try:
-            taken = await self.queue.take(slot)
-        except QueueUnavailable as error:  # arq runs the slot again shortly: no ticket is stranded
-            raise Retry(defer=1) from error
-        if taken is None:
-            return "nothing waiting"
         keeper = asyncio.create_task(self._keep_lease(slot))
-        started, took = time.monotonic(), None
         try:
+            try:
+                taken = await self.queue.take(slot)
+            except QueueUnavailable as error:  # arq runs the slot again shortly: no ticket is stranded
+                raise Retry(defer=1) from error
+            if taken is None:
+                return "nothing waiting"
+            started, took = time.monotonic(), None
             if await self._make(SongJob.from_dict(taken.payload)):
                 took = time.monotonic() - started
         finally:
@@ -131,7 +131,7 @@ class SongWorker:
             await asyncio.sleep(self.settings.job_lease_s / 3)
 
     def arq_worker(self) -> Worker:
-        return Worker(
+        worker = Worker(
             functions=[func(self.make_track, name=JOB_FUNCTION, max_tries=1000)],
             redis_pool=self.redis,
             max_jobs=self.settings.queue_concurrency,
@@ -141,6 +141,9 @@ class SongWorker:
             poll_delay=0.2,
             handle_signals=False,
         )
+        # arq holds a job for its whole timeout plus 10 s; a lease is what a dead worker leaves behind.
+        worker.in_progress_timeout_s = self.settings.job_lease_s
+        return worker
 
 
 async def work(settings: BotSettings, client: ModelClient, stop: asyncio.Event) -> None:
