@@ -19,6 +19,7 @@ import asyncio
 import json
 import os
 import platform
+import shutil
 import statistics
 import sys
 import tempfile
@@ -57,7 +58,10 @@ def first_worker_edit(inter) -> float | None:
 
 async def run(models: Path, workers: int, songs: int, length: str, folder: Path, queue_max: int) -> dict:
     redis = RedisServer(folder / "redis")
-    server = ServeProcess(copy_models(models, folder / "models"))
+    if (models / "bgm" / "1").is_dir():  # the tiny model
+        server = ServeProcess(copy_models(models, folder / "models"))
+    else:  # the shipped folder, its labels and versions as they are
+        server = ServeProcess(Path(shutil.copytree(models, folder / "models")))
     try:
         async with FakeDiscord() as fake:
             cluster = Cluster(fake, redis.url, server, folder)
