@@ -12,6 +12,9 @@ A track stays ``pending`` in the store until its requester has an answer. A bot 
 with songs queued leaves them pending; the next one ``recover``s them: each is made again and posted
 in its channel, mentioning its requester, or (when it is too old to still be wanted) the requester
 is told it was lost. None is dropped silently.
+
+With a shared queue (``BGM_REDIS_URL``), the place is reserved in Redis and the recorded track is
+handed over there; a ``bgm worker`` makes and posts it (``make_now``), and the bot's part ends.
 """
 
 from __future__ import annotations
@@ -250,7 +253,8 @@ class TrackMaker:
     ) -> None:
         """Queue the track in Redis for a ``bgm worker``, which edits this reply from then on."""
         interaction = reply.interaction
-        job = SongJob(track.id, interaction.application_id, interaction.token, time.time(), upload_limit)
+        asked_at = time.time() - (reply.clock() - reply.started)  # when the token was issued, in wall time
+        job = SongJob(track.id, interaction.application_id, interaction.token, asked_at, upload_limit)
         # Shown before the ticket exists: once it does, a worker may post at any moment.
         await reply.show(formatting.position_text(place.ahead + 1))
         try:

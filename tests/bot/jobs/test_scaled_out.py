@@ -205,6 +205,9 @@ async def test_songs_acknowledged_before_a_redis_crash_are_all_made(cluster, red
             return (await SharedQueue(watcher).counts())[0] == 4
 
         await until(all_queued, 60)
+        status = await fake.invoke_slash("bgm status", user=fake.regular)  # every bot sees Redis's queue
+        answer = await fake.wait_for(lambda: status.original is not None and status.original.embeds, 30)
+        assert {f["name"]: f["value"] for f in answer[0]["fields"]}["Queue"] == "0 composing, 4 waiting"
         redis_server.restart()  # kill -9; appendfsync always kept what was acknowledged
         assert (await SharedQueue(watcher).counts())[0] == 4
     finally:
