@@ -41,36 +41,61 @@ class QueueUnavailable(BgmError):
         super().__init__(NO_REDIS)
 
 
-# Shared by the scripts: the tickets in the order they would start (JobQueue._order, in Lua).
+# Shared by the scripts: JobQueue._order in Lua. Each user's state is read with a few calls (HMGET
+# over all users), and the rest is plain Lua, so a script costs O(users) Redis commands, not O(n²).
 ORDER = """
 local P = KEYS[1]
-local function order()
+local function users_state()
   local users = redis.call('SMEMBERS', P .. 'users')
-  local queues, under, served = {}, {}, {}
-  for _, u in ipairs(users) do
+  if #users == 0 then return users, {}, {} end
+  local under = redis.call('HMGET', P .. 'under_way', unpack(users))
+  local served = redis.call('HMGET', P .. 'served', unpack(users))
+  return users, under, served
+end
+local function before(a, b)
+  return a[1] < b[1] or (a[1] == b[1] and (a[2] < b[2] or (a[2] == b[2] and a[3] < b[3])))
+end
+-- The next ticket to start: {user, ticket}, or nil.
+local function first()
+  local users, under, served = users_state()
+  local best, bkey
+  for i, u in ipairs(users) do
+    local ticket = redis.call('LINDEX', P .. 'waiting:' .. u, 0)
+    if ticket then
+      local key = {tonumber(under[i] or '0'), tonumber(served[i] or '-1'),
+                   tonumber(redis.call('HGET', P .. 'seqs', ticket))}
+      if best == nil or before(key, bkey) then best, bkey = {u, ticket}, key end
+    end
+  end
+  return best
+end
+-- Every waiting ticket in the order it would start, if nothing under way finished meanwhile.
+local function order()
+  local users, under, served = users_state()
+  local queues, seqs, unders, serveds = {}, {}, {}, {}
+  for i, u in ipairs(users) do
     queues[u] = redis.call('LRANGE', P .. 'waiting:' .. u, 0, -1)
-    under[u] = tonumber(redis.call('HGET', P .. 'under_way', u) or '0')
-    served[u] = tonumber(redis.call('HGET', P .. 'served', u) or '-1')
+    seqs[u] = #queues[u] > 0 and redis.call('HMGET', P .. 'seqs', unpack(queues[u])) or {}
+    unders[u], serveds[u] = tonumber(under[i] or '0'), tonumber(served[i] or '-1')
   end
   local serial = tonumber(redis.call('GET', P .. 'serial') or '0')
-  local out = {}
+  local heads, out = {}, {}
+  for _, u in ipairs(users) do heads[u] = 1 end
   while true do
     local best, bkey
-    for u, q in pairs(queues) do
-      if #q > 0 then
-        local seq = tonumber(redis.call('HGET', P .. 'seqs', q[1]))
-        local key = {under[u], served[u], seq}
-        if best == nil or key[1] < bkey[1] or (key[1] == bkey[1] and (key[2] < bkey[2]
-            or (key[2] == bkey[2] and key[3] < bkey[3]))) then
-          best, bkey = u, key
-        end
+    for _, u in ipairs(users) do
+      local h = heads[u]
+      if h <= #queues[u] then
+        local key = {unders[u], serveds[u], tonumber(seqs[u][h])}
+        if best == nil or before(key, bkey) then best, bkey = u, key end
       end
     end
     if best == nil then return out end
-    table.insert(out, {best, table.remove(queues[best], 1)})
-    under[best] = under[best] + 1
+    table.insert(out, {best, queues[best][heads[best]]})
+    heads[best] = heads[best] + 1
+    unders[best] = unders[best] + 1
     serial = serial + 1
-    served[best] = serial
+    serveds[best] = serial
   end
 end
 local function waiting_count()
@@ -140,9 +165,9 @@ TAKE = (
 local slot = ARGV[1]
 local held = redis.call('HGET', P .. 'slots', slot)
 if held then return {held, redis.call('HGET', P .. 'tickets', held)} end
-local first = order()[1]
-if first == nil then return nil end
-local user, ticket = first[1], first[2]
+local next_up = first()
+if next_up == nil then return nil end
+local user, ticket = next_up[1], next_up[2]
 redis.call('LPOP', P .. 'waiting:' .. user)
 if redis.call('LLEN', P .. 'waiting:' .. user) == 0 then redis.call('SREM', P .. 'users', user) end
 redis.call('HSET', P .. 'served', user, redis.call('INCR', P .. 'serial'))
