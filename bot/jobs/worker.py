@@ -190,5 +190,9 @@ def run(settings: BotSettings, target: str) -> int:
         finally:
             await client.close()
 
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    except discord.LoginFailure:
+        log.error("Discord refused the token in DISCORD_TOKEN")
+        return 2
     return 0
