@@ -8,8 +8,9 @@ shipped model (``--tiny``: an untrained 8-unit model made on the spot), a fake D
 each). For each worker count, ``--songs`` composes from as many users in one burst; songs per minute
 is songs / (last posted - first asked). Then one burst of ``--burst`` composes (queue limit raised to
 take them all) with the largest worker count: queue wait is from the request to the worker's first
-progress edit, p50 and p95. Redis per song: commands (INFO commandstats) and network bytes (INFO stats)
-over the first run, divided by its songs. Results go to bench/results/scale.json.
+progress edit, p50 and p95. Redis per song: commands (INFO commandstats: a Lua script's own calls count) and
+network bytes (INFO stats) over each run, divided by its songs; and the queue's own share, without
+arq's polling, with ``--burst`` songs waiting at once. Results go to bench/results/scale.json.
 """
 
 from __future__ import annotations
@@ -57,11 +58,11 @@ def first_worker_edit(inter) -> float | None:
 
 
 async def run(models: Path, workers: int, songs: int, length: str, folder: Path, queue_max: int) -> dict:
-    redis = RedisServer(folder / "redis")
     if (models / "bgm" / "1").is_dir():  # the tiny model
         server = ServeProcess(copy_models(models, folder / "models"))
     else:  # the shipped folder, its labels and versions as they are
         server = ServeProcess(Path(shutil.copytree(models, folder / "models")))
+    redis = RedisServer(folder / "redis")
     try:
         async with FakeDiscord() as fake:
             cluster = Cluster(fake, redis.url, server, folder)
@@ -108,6 +109,30 @@ async def run(models: Path, workers: int, songs: int, length: str, folder: Path,
     }
 
 
+async def queue_cost(tickets: int, folder: Path) -> dict:
+    """The shared queue's own Redis cost, without arq's polling: ``tickets`` users each queue a song
+    at once, then slots take and finish them all (the worst case: every script sees them all waiting)."""
+    redis = RedisServer(folder / "redis-cost")
+    client = connect(redis.url)
+    try:
+        queue = SharedQueue(client, max_waiting=tickets + 1)
+        before = await redis_totals(redis.url)
+        for user in range(tickets):
+            await queue.submit(await queue.reserve(user), str(user), {"track_id": user})
+        for n in range(tickets):
+            taken = await queue.take(f"slot-{n}")
+            await queue.finish(f"slot-{n}", taken.user, 10.0)
+        after = await redis_totals(redis.url)
+    finally:
+        await client.aclose()
+        redis.stop()
+    return {
+        "tickets": tickets,
+        "commands_per_song": round((after[0] - before[0]) / tickets, 1),
+        "bytes_per_song": round((after[1] - before[1]) / tickets),
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4])
@@ -125,6 +150,8 @@ def main() -> int:
 
             models = folder / "tiny"
             export_tiny_model(models / "bgm" / "1", arch="lstm")
+        cost = asyncio.run(queue_cost(args.burst or 200, folder))
+        print(json.dumps({"queue_cost": cost}), flush=True)
         results = []
         for n in args.workers:
             result = asyncio.run(run(models, n, args.songs, args.length, folder / f"w{n}", args.songs + 5))
