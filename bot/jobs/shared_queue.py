@@ -113,9 +113,11 @@ RESERVE = (
     + """
 local user, now = ARGV[1], tonumber(ARGV[2])
 redis.call('ZREMRANGEBYSCORE', P .. 'reserved', '-inf', now)
-local last = redis.call('HGET', P .. 'last', user)
-if last and now - tonumber(last) < tonumber(ARGV[3]) then
-  return {'cooldown', tostring(tonumber(ARGV[3]) - (now - tonumber(last)))}
+-- Two requests of one user can reach Redis in the other order than their clocks were read: a later
+-- ``last`` than ``now`` is no reason to refuse when there is no cooldown, and never moves back.
+local cooldown, last = tonumber(ARGV[3]), tonumber(redis.call('HGET', P .. 'last', user) or '-1e18')
+if cooldown > 0 and now - last < cooldown then
+  return {'cooldown', tostring(math.min(cooldown, cooldown - (now - last)))}
 end
 local held = 0
 for _, m in ipairs(redis.call('ZRANGE', P .. 'reserved', 0, -1)) do
@@ -133,7 +135,7 @@ if ahead >= tonumber(ARGV[5]) then
   local mean = tonumber(redis.call('GET', P .. 'mean') or ARGV[8])
   return {'full', tostring(ahead), tostring(math.max(5, mean - (now - oldest)))}
 end
-redis.call('HSET', P .. 'last', user, ARGV[2])
+redis.call('HSET', P .. 'last', user, tostring(math.max(now, last)))
 redis.call('ZADD', P .. 'reserved', now + tonumber(ARGV[7]), user .. '|' .. ARGV[6])
 return {'ok', tostring(waiting_count())}
 """

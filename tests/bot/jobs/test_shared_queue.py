@@ -133,3 +133,12 @@ async def test_redis_down_is_one_sentence_and_fast(clients, redis_server):
     with pytest.raises(QueueUnavailable) as refused:
         await bot.reserve(10)
     assert str(refused.value) == NO_REDIS
+
+
+async def test_without_a_cooldown_requests_racing_between_clock_and_redis_all_pass(clients):
+    clock = Clock()
+    one, two = clients(clock=clock), clients(clock=clock)
+    clock.now += 1
+    await one.reserve(10)  # read its clock later, reached Redis first
+    clock.now -= 1
+    await two.reserve(10)  # read its clock earlier, reached Redis second: no cooldown, no refusal
