@@ -18,9 +18,11 @@ import discord
 import yarl
 from discord import app_commands
 from discord.ext import commands
+from redis.exceptions import RedisError
 
 from bgm.errors import BgmError
 from bot.cog import BgmCog
+from bot.jobs.shared_queue import SharedQueue, connect
 from bot.radio.commands import RadioCommands
 from bot.radio.radios import Radios
 from bot.radio.session import RadioKit
@@ -80,6 +82,12 @@ class BgmBot(commands.Bot):
         )
         self.settings, self.model_client, self._owns_client = settings, client, owns_client
         self.store = TrackStore(settings.records)
+        # With Redis, songs wait there for `bgm worker`s; the local queue keeps only stems jobs.
+        self.shared = None
+        if settings.redis_url:
+            self.shared = SharedQueue(
+                connect(settings.redis_url), settings.queue_max, settings.queue_per_user, settings.cooldown_s
+            )
         self.queue = JobQueue(
             settings.queue_concurrency, settings.queue_max, settings.queue_per_user, settings.cooldown_s
         )
@@ -103,9 +111,9 @@ class BgmBot(commands.Bot):
     async def setup_hook(self) -> None:
         await self.store.open()
         cache = self.settings.data_dir / "cache"  # the workers' library caches: nothing in the home folder
-        self.renderer = RenderPool(self.settings.queue_concurrency, cache_dir=cache)
+        self.renderer = RenderPool(1 if self.shared else self.settings.queue_concurrency, cache_dir=cache)
         self.tracks = TrackMaker(
-            self.settings, Composer(self.model_client), self.store, self.queue, self.renderer
+            self.settings, Composer(self.model_client), self.store, self.queue, self.renderer, self.shared
         )
         cog = BgmCog(
             self.model_client,
@@ -124,9 +132,11 @@ class BgmBot(commands.Bot):
         cog.app_command.add_command(RadioCommands(self.radios))  # /bgm radio ...
         await self.add_cog(cog)
         # Songs a killed predecessor left queued: made again (or their requesters told), over REST.
-        await self.tracks.recover(
-            lambda track: self.get_partial_messageable(track.channel_id, guild_id=track.guild_id)
-        )
+        # With Redis they are still queued there, and the workers make them.
+        if self.shared is None:
+            await self.tracks.recover(
+                lambda track: self.get_partial_messageable(track.channel_id, guild_id=track.guild_id)
+            )
         self.add_dynamic_items(RemixButton)  # a click goes to self.tracks
         self.add_dynamic_items(PublishAnywayButton)  # ... to self.retraining
         self.tree.on_error = on_tree_error
@@ -173,6 +183,9 @@ class BgmBot(commands.Bot):
                 await self.tracks.shutdown()  # the queue closes: everyone waiting is told
             await self.retraining.shutdown()
             await self.store.close()
+            if self.shared is not None:
+                with contextlib.suppress(RedisError):
+                    await self.shared.redis.aclose()
             if self.renderer is not None:
                 self.renderer.close()
             if self._owns_client:
@@ -198,6 +211,22 @@ async def on_tree_error(interaction: discord.Interaction, error: app_commands.Ap
         log.warning("could not report an error to the user: %s", http_error)
 
 
+class ShardedBgmBot(BgmBot, commands.AutoShardedBot):
+    """``BgmBot`` over some of the bot's shards (``BGM_SHARD_IDS`` of ``BGM_SHARD_COUNT``): Discord sends
+    each process the events of its shards' guilds, clicks included; what a click needs (the track
+    store, the queue) is shared, so any process can answer any button."""
+
+
+def build_bot(settings: BotSettings, client: ModelClient, owns_client: bool, **options) -> BgmBot:
+    """A ``ShardedBgmBot`` when shards are set, else the plain single-connection ``BgmBot``."""
+    if settings.shard_count is None:
+        return BgmBot(settings, client, owns_client, **options)
+    shard_ids = settings.shard_ids or list(range(settings.shard_count))
+    return ShardedBgmBot(
+        settings, client, owns_client, shard_ids=shard_ids, shard_count=settings.shard_count, **options
+    )
+
+
 def create_bot(settings: BotSettings, client: ModelClient | None = None, **options) -> BgmBot:
     """A bot ready for ``start(token)``; with no ``client``, one for ``settings.server`` (closed with it).
 
@@ -209,12 +238,12 @@ def create_bot(settings: BotSettings, client: ModelClient | None = None, **optio
         if not settings.server:
             raise ValueError("no model server: set BGM_SERVER or pass a client")
         client = model_client(settings, settings.server)
-    return BgmBot(settings, client, owns, **options)
+    return build_bot(settings, client, owns, **options)
 
 
 async def _serve(settings: BotSettings, target: str) -> None:
     apply_endpoints(settings)
-    bot = BgmBot(settings, model_client(settings, target), owns_client=True)
+    bot = build_bot(settings, model_client(settings, target), owns_client=True)
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):  # docker stop sends SIGTERM: close cleanly on it too
         loop.add_signal_handler(signum, lambda: loop.create_task(bot.close()))

@@ -149,12 +149,17 @@ class BgmCog(commands.GroupCog, name="bgm", group_name="bgm", group_description=
         if version is not None:  # a newer version the server would not load: say which and why
             with contextlib.suppress(BgmError, TimeoutError):
                 failed = await asyncio.wait_for(self.client.failed_versions(), STATUS_TIMEOUT_S)
+        waiting, running = self.queue.waiting, self.queue.running
+        if self.tracks.shared is not None:  # songs of every bot, in Redis (the local queue has stems only)
+            with contextlib.suppress(BgmError):
+                shared = await self.tracks.shared.counts()
+                waiting, running = waiting + shared[0], running + shared[1]
         pairs = formatting.status_lines(
             version=version,
             moods=moods,
             health=health,
-            waiting=self.queue.waiting,
-            running=self.queue.running,
+            waiting=waiting,
+            running=running,
             done=await self.store.count(),
             uptime_s=time.monotonic() - self.started,
             training=self.retraining.runner.current,

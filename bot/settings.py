@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import NoDecode
 
 from bgm.settings import Settings
@@ -82,6 +82,19 @@ class BotSettings(Settings):
     queue_per_user: int = Field(3, ge=1, description="songs one user may have waiting or in progress")
     cooldown_s: float = Field(10.0, ge=0, description="between two requests of one user")
 
+    # Past one machine (docs/scaling.md): none of these set, everything runs in this process.
+    redis_url: str | None = Field(
+        None, description="redis://host:6379/0: songs queued in Redis, made by `bgm worker` processes"
+    )
+    job_timeout_s: float = Field(600.0, gt=0, description="a song's deadline, in a worker as in process")
+    job_lease_s: float = Field(
+        15.0, ge=2, description="a worker renews its hold on a song this often; killed, the song moves on"
+    )
+    shard_ids: Annotated[list[int], NoDecode] = Field(
+        default_factory=list, description="Discord shards this process runs (with shard_count)"
+    )
+    shard_count: int | None = Field(None, ge=1, description="shards of the whole bot, all processes together")
+
     # The radio (/bgm radio): songs composed one after another in a voice channel.
     radio_max: int = Field(4, ge=0, description="radios playing at once in this process")
     radio_length: str = Field("medium", pattern="^(short|medium|long)$", description="after the first song")
@@ -113,7 +126,7 @@ class BotSettings(Settings):
     train_timeout_s: float = Field(6 * 3600, gt=0)
     live_wait_s: float = Field(180.0, gt=0, description="how long to wait for the server to load a version")
 
-    _split_ids = field_validator("guild_ids", mode="before")(_id_list)
+    _split_ids = field_validator("guild_ids", "shard_ids", mode="before")(_id_list)
     _split_words = field_validator("admin_roles", mode="before")(_word_list)
 
     @field_validator("database_url")
@@ -143,6 +156,20 @@ class BotSettings(Settings):
         if isinstance(value, str):
             return json.loads(value) if value.lstrip().startswith("[") else shlex.split(value)
         return value
+
+    @field_validator("redis_url", "shard_count", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value):
+        # docker-compose passes `${BGM_REDIS_URL:-}` as an empty string when the variable is not set.
+        return None if value == "" else value
+
+    @model_validator(mode="after")
+    def _shards_fit(self) -> BotSettings:
+        if self.shard_ids and self.shard_count is None:
+            raise ValueError("BGM_SHARD_IDS needs BGM_SHARD_COUNT (the shards of all processes together)")
+        if self.shard_count is not None and any(not 0 <= i < self.shard_count for i in self.shard_ids):
+            raise ValueError(f"each of BGM_SHARD_IDS must be between 0 and {self.shard_count - 1}")
+        return self
 
     @property
     def api_base(self) -> str | None:

@@ -1,5 +1,6 @@
-"""``bgm``: the one front door. ``train``, ``serve``, ``compose``, ``bot`` and ``models``: thin argument
-parsing over the library; each subcommand imports its part lazily, so ``bgm --help`` loads no TensorFlow.
+"""``bgm``: the one front door. ``train``, ``serve``, ``compose``, ``bot``, ``worker`` and ``models``:
+thin argument parsing over the library; each subcommand imports its part lazily, so ``bgm --help``
+loads no TensorFlow.
 
 Settings come from the environment (``BGM_`` prefix) or ``.env``; an option given on the command line
 wins. An option argparse itself refuses is one sentence on one line, exit status 2 (``cli.parsing``).
@@ -294,6 +295,41 @@ def _add_bot(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.set_defaults(run=_bot)
 
 
+def _worker(args: argparse.Namespace) -> int:
+    import logging
+
+    from bot.jobs.worker import run
+    from bot.settings import BotSettings
+    from cli.serving import model_server
+
+    overrides = {"server": args.server} if args.server else {}
+    if args.models:
+        overrides["models_dir"] = args.models
+    settings = (
+        BotSettings(_env_file=args.env_file, **overrides) if args.env_file else BotSettings(**overrides)
+    )
+    if not settings.redis_url:
+        print("bgm worker: set BGM_REDIS_URL (the queue the bots put songs in).", file=sys.stderr)
+        return 2
+    if not settings.discord_token.get_secret_value():
+        print("bgm worker: set DISCORD_TOKEN (the worker posts the songs it makes).", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    quiet = not args.verbose
+    with model_server(settings.server, settings.models_dir, settings.model_name, quiet=quiet) as target:
+        return run(settings, target)
+
+
+def _add_worker(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("worker", parents=[common], help="make the songs bots queued in Redis (BGM_REDIS_URL)")
+    p.add_argument("--env-file", type=Path, help="settings file (default: .env in the working folder)")
+    p.add_argument(
+        "--server", help="HOST:PORT of TF Serving or bgm serve (default: BGM_SERVER, else an embedded server)"
+    )
+    p.add_argument("--models", type=Path, help="models folder (default: BGM_MODELS_DIR or models)")
+    p.set_defaults(run=_worker)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = OneLineParser(
         prog="bgm",
@@ -311,6 +347,7 @@ def main(argv: list[str] | None = None) -> int:
     _add_serve(sub, common)
     _add_compose(sub, common)
     _add_bot(sub, common)
+    _add_worker(sub, common)
     add_models(sub, common, _settings)
     args = parse(parser, argv)
     if not args.verbose:

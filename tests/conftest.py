@@ -104,3 +104,13 @@ def tiny_legacy_models(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("legacy-models")
     export_tiny_model(root / "bgm" / "1", arch="lstm", melody=False)
     return root
+
+
+@pytest.fixture
+def redis_server(tmp_path):
+    """A real redis-server of the test's own (``tests/redis_server.py``), stopped afterwards."""
+    from tests.redis_server import RedisServer
+
+    server = RedisServer(tmp_path / "redis")
+    yield server
+    server.stop()

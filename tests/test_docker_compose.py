@@ -38,9 +38,11 @@ COMPOSE = _compose_cli()
 pytestmark = pytest.mark.skipif(COMPOSE is None, reason="neither `docker compose` nor `docker-compose` found")
 
 
-def _run_config(*extra: str) -> subprocess.CompletedProcess:
+def _run_config(*extra: str, profiles: tuple[str, ...] = ("train",)) -> subprocess.CompletedProcess:
     # --profile train: Compose v2 leaves services of inactive profiles out of `config`.
-    command = [*COMPOSE, "-f", str(COMPOSE_FILE), "--profile", "train", "config", *extra]
+    chosen = [arg for profile in profiles for arg in ("--profile", profile)]
+    env_files = ["--env-file", str(ROOT / "scale.env")] if "scale" in profiles else []
+    command = [*COMPOSE, "-f", str(COMPOSE_FILE), *env_files, *chosen, "config", *extra]
     return subprocess.run(command, capture_output=True, text=True, timeout=30, cwd=ROOT)
 
 
@@ -71,15 +73,24 @@ def _load_yaml(text: str) -> dict:
     return yaml.safe_load(text)
 
 
-@pytest.fixture(scope="module")
-def config() -> dict:
+def _config(profiles: tuple[str, ...]) -> dict:
     if _python_script(shutil.which(COMPOSE[0])) is None:  # Compose v2 (a Go binary) prints JSON
-        done = _run_config("--format", "json")
+        done = _run_config("--format", "json", profiles=profiles)
         assert done.returncode == 0, f"{' '.join(COMPOSE)} config failed:\n{done.stderr}"
         return json.loads(done.stdout)
-    done = _run_config()  # Compose v1 has no --format (it would print its usage and exit 0)
+    done = _run_config(profiles=profiles)  # Compose v1 has no --format (it would print its usage)
     assert done.returncode == 0, f"{' '.join(COMPOSE)} config failed:\n{done.stderr}"
     return _load_yaml(done.stdout)
+
+
+@pytest.fixture(scope="module")
+def config() -> dict:
+    return _config(("train",))
+
+
+@pytest.fixture(scope="module")
+def scale_config() -> dict:
+    return _config(("scale",))
 
 
 def _gpu_reserved(service: dict) -> bool:
@@ -177,3 +188,42 @@ def test_trainer_is_an_opt_in_gpu_job_publishing_into_the_models_folder(config):
     source, read_only = _mounts(trainer)["/app/models"]
     assert not read_only and Path(source).resolve() == (ROOT / "models").resolve()
     assert "--models /app/models" in " ".join(trainer["entrypoint"] + (trainer.get("command") or []))
+
+
+def _environment(service: dict) -> dict:
+    environment = service.get("environment") or {}
+    if isinstance(environment, list):
+        environment = dict(item.partition("=")[::2] for item in environment)
+    return environment
+
+
+def test_the_default_stays_one_process(config):
+    services = config["services"]
+    for name in {"redis", "postgres", "worker", "model-server-2", "bot-shard-1"} & set(services):
+        assert services[name]["profiles"] == ["scale"], name  # Compose v1 lists them all the same
+    assert not _environment(services["bot"]).get("BGM_REDIS_URL")  # songs queued in the bot itself
+
+
+def test_the_scale_profile_adds_redis_postgres_workers_and_a_second_shard(scale_config):
+    services = scale_config["services"]
+    redis = services["redis"]
+    assert "--appendfsync" in redis["command"] and "always" in redis["command"]
+    assert "/data" in _mounts(redis)
+    assert services["postgres"]["image"].startswith("postgres:")
+    worker = services["worker"]
+    assert worker["command"] == ["bgm", "worker"] and int(worker["deploy"]["replicas"]) >= 2
+    assert worker["depends_on"]["redis"]["condition"] == "service_healthy"
+    for name in ("bot", "bot-shard-1", "worker"):
+        environment = _environment(services[name])
+        assert environment["BGM_REDIS_URL"] == "redis://redis:6379/0", name
+        assert environment["BGM_SERVER"] == "model-server:8500", name
+    shards = {_environment(services[name])["BGM_SHARD_IDS"] for name in ("bot", "bot-shard-1")}
+    assert shards == {"0", "1"} and _environment(services["bot"])["BGM_SHARD_COUNT"] == "2"
+    assert not any(_published(s) for s in services.values()), "no service should publish a host port"
+
+
+def test_two_model_servers_answer_to_one_name(scale_config):
+    services = scale_config["services"]
+    second = services["model-server-2"]
+    assert second["image"] == services["model-server"]["image"] and _gpu_reserved(second)
+    assert "model-server" in second["networks"]["default"]["aliases"]

@@ -13,6 +13,9 @@ A track stays ``pending`` in the store until its requester has an answer. A bot 
 with songs queued leaves them pending; the next one ``recover``s them: each is made again and posted
 in its channel, mentioning its requester, or (when it is too old to still be wanted) the requester
 is told it was lost. None is dropped silently.
+
+With a shared queue (``BGM_REDIS_URL``), the place is reserved in Redis and the recorded track is
+handed over there; a ``bgm worker`` makes and posts it (``make_now``), and the bot's part ends.
 """
 
 from __future__ import annotations
@@ -33,11 +36,13 @@ import discord
 from bgm.errors import BgmError
 from bgm.primer import Primer, PrimerRejected, check_name_and_size, read_primer
 from bot import formatting
+from bot.jobs.shared_queue import SharedQueue, SharedReservation
+from bot.jobs.song_job import SongJob
 from bot.live import LiveText
 from bot.replies import ChannelReply, Reply
 from bot.settings import BotSettings
 from bot.tracks.buttons import track_view
-from bot.tracks.queue import JobQueue, Reservation
+from bot.tracks.queue import JobQueue, JobTimedOut, Reservation
 from bot.tracks.songs import RECORD as SONG_RECORD
 from bot.tracks.songs import LocalSongs
 from bot.tracks.stems import bundle
@@ -69,10 +74,12 @@ class TrackMaker:
         queue: JobQueue,
         renderer: RenderPool | None = None,
         songs: LocalSongs | None = None,
+        shared: SharedQueue | None = None,
     ) -> None:
         self.settings, self.composer, self.store, self.queue = settings, composer, store, queue
         self.songs = songs or LocalSongs(settings.data_dir / "songs")  # where songs are rendered and kept
         self.renderer = renderer  # render worker processes in the bot; None: the loop's default threads
+        self.shared = shared  # set: songs are queued in Redis and made by `bgm worker` processes
         self._active: set[asyncio.Task] = set()  # handlers still to tell their requester something
         # One stems render per track at a time: a click while it runs waits and takes what it made.
         self._stems_renders: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
@@ -89,7 +96,8 @@ class TrackMaker:
         try:
             if primer is not None:  # what its name and size tell, before anything is downloaded
                 check_name_and_size(primer.filename, primer.size)
-            place = self.queue.reserve(user.id)  # before any await: the check and the place are one step
+            # Before any other await: the check and the place are one step (in Redis, one script).
+            place = self.queue.reserve(user.id) if self.shared is None else await self.shared.reserve(user.id)
         except BgmError as error:  # full, cooldown, too many, closing, a bad primer: said privately
             mark = "❌" if isinstance(error, PrimerRejected) else "⏳"
             await interaction.response.send_message(f"{mark} {error}", ephemeral=True)
@@ -121,7 +129,8 @@ class TrackMaker:
                 await self.store.update(track.id, state=FAILED)
                 raise
         finally:
-            place.release()  # if it was not used (the defer failed...): the place goes to someone else
+            # If it was not used (the defer failed...): the place goes to someone else.
+            await place.release() if isinstance(place, SharedReservation) else place.release()
             self._active.discard(task)
 
     async def _read_primer(
@@ -210,10 +219,71 @@ class TrackMaker:
         parent: Track | None,
         upload_limit: int,
         mention: str,
-        place: Reservation | None,
+        place: Reservation | SharedReservation | None,
     ) -> None:
+        if isinstance(place, SharedReservation):
+            await self._hand_over(reply, track, upload_limit, place)
+            return
         live = LiveText(reply.show)
         submitted = time.monotonic()
+        try:
+            ticket = self.queue.submit(
+                track.user_id,
+                lambda: self._song(reply, track, upload_limit, live, submitted),
+                lambda p: live.set(formatting.position_text(p)),
+                reservation=place,
+                admitted=place is None,  # a recovered track was accepted by the bot before
+            )
+            song = await ticket
+        except Exception as error:
+            await self._failed(live, reply, track, error)
+            return
+        await live.close()
+        await self._post(reply, track, song, parent, mention)
+        monitoring.song_answered(track.request.mood)
+
+    async def make_now(
+        self, reply, track: Track, parent: Track | None, upload_limit: int, timeout: float
+    ) -> bool:
+        """A worker's part (``bot.jobs.worker``): the song made within ``timeout`` and posted, or its
+        requester told why not. True if a song was posted."""
+        live = LiveText(reply.show)
+        deadline = asyncio.timeout(timeout)
+        try:
+            async with deadline:
+                song = await self._song(reply, track, upload_limit, live)
+        except Exception as error:
+            if isinstance(error, TimeoutError) and deadline.expired():
+                error = JobTimedOut(timeout)
+            await self._failed(live, reply, track, error)
+            return False
+        await live.close()
+        await self._post(reply, track, song, parent, f"<@{track.user_id}>")
+        monitoring.song_answered(track.request.mood)
+        return True
+
+    async def _hand_over(
+        self, reply: Reply | ChannelReply, track: Track, upload_limit: int, place: SharedReservation
+    ) -> None:
+        """Queue the track in Redis for a ``bgm worker``, which edits this reply from then on."""
+        interaction = reply.interaction
+        asked_at = time.time() - (reply.clock() - reply.started)  # when the token was issued, in wall time
+        job = SongJob(track.id, interaction.application_id, interaction.token, asked_at, upload_limit)
+        # Shown before the ticket exists: once it does, a worker may post at any moment.
+        await reply.show(formatting.position_text(place.ahead + 1))
+        try:
+            await self.shared.submit(place, str(track.id), job.to_dict())
+        except BgmError as error:
+            await reply.finish(f"❌ {error}")
+            await self.store.update(track.id, state=FAILED)
+
+    async def _song(
+        self, reply, track: Track, upload_limit: int, live: LiveText, submitted: float | None = None
+    ) -> Song:
+        """The track's song made and kept beside its record (``submitted``: when it was queued here);
+        its opening is posted on ``reply`` first when early audio is on."""
+        if submitted is not None:
+            monitoring.QUEUE_WAIT.observe(time.monotonic() - submitted)
         shown = {"stage": "", "note": ""}  # the progress line, and a line about the opening once posted
 
         def progress(stage) -> None:
@@ -227,47 +297,30 @@ class TrackMaker:
             live.set(text)  # a progress edit sent meanwhile must not leave the note out
 
         early = self.settings.early_audio and isinstance(reply, Reply)
+        folder = self.songs.folder(track.id)
+        song = await make_song(
+            self.composer,
+            track.request,
+            folder,
+            max_bytes=upload_limit - ENVELOPE_BYTES,
+            fmt=self.settings.audio_format,
+            soundfont=self.settings.soundfont,
+            progress=progress,
+            renderer=self.renderer,
+            picture=True,
+            opening=opening if early else None,
+        )
+        record = json.dumps(song.composition.to_dict())
+        await asyncio.to_thread((folder / SONG_RECORD).write_text, record)
+        return song
 
-        async def work() -> Song:
-            monitoring.QUEUE_WAIT.observe(time.monotonic() - submitted)
-            folder = self.songs.folder(track.id)
-            song = await make_song(
-                self.composer,
-                track.request,
-                folder,
-                max_bytes=upload_limit - ENVELOPE_BYTES,
-                fmt=self.settings.audio_format,
-                soundfont=self.settings.soundfont,
-                progress=progress,
-                renderer=self.renderer,
-                picture=True,
-                opening=opening if early else None,
-            )
-            record = json.dumps(song.composition.to_dict())
-            await asyncio.to_thread((folder / SONG_RECORD).write_text, record)
-            return song
-
-        try:
-            ticket = self.queue.submit(
-                track.user_id,
-                work,
-                lambda p: live.set(formatting.position_text(p)),
-                reservation=place,
-                admitted=place is None,  # a recovered track was accepted by the bot before
-            )
-            song = await ticket
-        except BgmError as error:  # the model server, the queue closing...: one sentence
-            monitoring.song_answered(track.request.mood, error)
+    async def _failed(self, live: LiveText, reply, track: Track, error: Exception) -> None:
+        monitoring.song_answered(track.request.mood, error)
+        if isinstance(error, BgmError):  # the model server, the queue closing...: one sentence
             await self._fail(live, reply, track, f"❌ {error}")
-            return
-        except Exception as error:
-            monitoring.song_answered(track.request.mood, error)
-            log.exception("composing track %s failed", track.id)
+        else:
+            log.error("composing track %s failed", track.id, exc_info=error)
             await self._fail(live, reply, track, f"❌ {SOMETHING_WRONG}")
-            return
-        await live.close()
-        await self._post(reply, track, song, parent, mention)
-        monitoring.song_answered(track.request.mood)
 
     async def _fail(self, live: LiveText, reply, track: Track, text: str) -> None:
         await live.close()

@@ -41,3 +41,29 @@ def test_the_token_never_shows_in_reprs_or_dumps():
     settings = BotSettings(discord_token="very-secret-token")
     for text in (repr(settings), str(settings), settings.model_dump_json()):
         assert "very-secret-token" not in text
+
+
+def test_the_default_is_one_process_and_compose_s_empty_variables_keep_it(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    for name in ("BGM_REDIS_URL", "BGM_SHARD_COUNT", "BGM_SHARD_IDS"):
+        monkeypatch.setenv(name, "")  # `${BGM_REDIS_URL:-}` in docker-compose.yml, unset
+    settings = BotSettings()
+    assert settings.redis_url is None and settings.shard_count is None and settings.shard_ids == []
+
+
+def test_shards_are_read_from_the_environment(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("BGM_SHARD_IDS", "2,3")
+    monkeypatch.setenv("BGM_SHARD_COUNT", "4")
+    settings = BotSettings()
+    assert (settings.shard_ids, settings.shard_count) == ([2, 3], 4)
+
+
+def test_shard_ids_need_a_count_that_holds_them():
+    import pytest
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="BGM_SHARD_IDS needs BGM_SHARD_COUNT"):
+        BotSettings(shard_ids=[0])
+    with pytest.raises(ValidationError, match="each of BGM_SHARD_IDS must be between 0 and 1"):
+        BotSettings(shard_ids=[2], shard_count=2)

@@ -66,6 +66,10 @@ What the bot sees
   400 50006; ``channel.send`` without Send Messages / Attach Files -> 403 50013.
   After a *deferred* (type 5) response, the first followup replaces the "thinking..." message
   (as on Discord) instead of making a new one.
+* Shards: an IDENTIFY with ``shard: [id, count]`` gets only the guilds Discord would route to it,
+  ``(guild_id >> 22) % count == id`` (DMs: shard 0), and so do their interactions
+  (``fake.session_for(guild_id)``); ``add_guild(..., shard=(id, count))`` makes a guild on a shard.
+  A new IDENTIFY replaces the session of its own shard only.
 * Gateway: HELLO, heartbeat ACKs, IDENTIFY (token checked, close 4004 otherwise) -> READY (user,
   application {id, flags}, unavailable guilds, session_id, resume_gateway_url) and one GUILD_CREATE
   per guild (roles, channels, members incl. the bot); RESUME -> replay of missed dispatches + RESUMED;

@@ -124,6 +124,13 @@ class GatewaySession:
         self.invalidated = False
         self.presence: dict | None = identify.get("presence")
 
+    def receives(self, guild_id: int | None) -> bool:
+        """Whether this session's shard gets the events of ``guild_id`` (``None``: DMs, shard 0)."""
+        shard_id, shard_count = self.shard
+        if guild_id is None:
+            return shard_id == 0
+        return (guild_id >> 22) % shard_count == shard_id
+
     def wants(self, intent: int) -> bool:
         return bool(self.intents & intent)
 
@@ -235,8 +242,9 @@ async def _identify(fake: FakeDiscord, conn: GatewayConnection, data: dict) -> N
         await conn.ws.close(code=4004, message=b"Authentication failed.")
         return
     session = GatewaySession(fake, data)
-    for old in fake._gateway_sessions:
-        old.invalidated = True
+    for old in fake._gateway_sessions:  # a new IDENTIFY replaces the session of the same shard
+        if old.shard == session.shard:
+            old.invalidated = True
     fake._gateway_sessions.append(session)
     session.connection = conn
     conn.session = session
@@ -244,7 +252,9 @@ async def _identify(fake: FakeDiscord, conn: GatewayConnection, data: dict) -> N
     ready = {
         "v": 10,
         "user": {**fake.bot_user.to_payload(), "verified": True, "mfa_enabled": False, "email": None},
-        "guilds": [{"id": str(g.id), "unavailable": True} for g in fake.guilds.values()],
+        "guilds": [
+            {"id": str(g.id), "unavailable": True} for g in fake.guilds.values() if session.receives(g.id)
+        ],
         "session_id": session.id,
         "session_type": "normal",
         "resume_gateway_url": fake.resume_gateway_url,
@@ -260,7 +270,8 @@ async def _identify(fake: FakeDiscord, conn: GatewayConnection, data: dict) -> N
     }
     await session.dispatch("READY", ready)
     for guild in list(fake.guilds.values()):
-        await session.dispatch("GUILD_CREATE", guild.to_payload())
+        if session.receives(guild.id):
+            await session.dispatch("GUILD_CREATE", guild.to_payload())
     fake._notify()
 
 

@@ -245,14 +245,18 @@ class FakeDiscord:
         everyone_permissions: int = Perm.EVERYONE_DEFAULT,
         bot_permissions: int = Perm.BOT_DEFAULT,
         locale: str = "en-US",
+        shard: tuple[int, int] | None = None,
     ) -> FakeGuild:
         """A guild the bot is in (the bot gets a managed role with ``bot_permissions``).
+
+        ``shard=(shard_id, shard_count)`` gives it an id that Discord routes to that shard.
 
         Added before the bot connects, it arrives in READY/GUILD_CREATE; added later, call
         ``await fake.push_guild(guild)`` to send its GUILD_CREATE (the bot "joins" it).
         """
         owner = owner or self.add_user(f"{name}-owner")
-        guild = FakeGuild(self.snowflake(), name, owner.id, locale=locale)
+        guild_id = self.snowflake.on_shard(*shard) if shard else self.snowflake()
+        guild = FakeGuild(guild_id, name, owner.id, locale=locale)
         guild.roles[guild.id] = FakeRole(guild.id, guild.id, "@everyone", everyone_permissions)
         bot_role = FakeRole(
             self.snowflake(), guild.id, self.bot_user.username, bot_permissions, 1, True, self.bot_user.id
@@ -500,6 +504,13 @@ class FakeDiscord:
         live = [s for s in self._gateway_sessions if not s.invalidated]
         return live[-1] if live else None
 
+    def session_for(self, guild_id: int | None) -> GatewaySession | None:
+        """The live session whose shard gets ``guild_id``'s events (DMs: shard 0), as Discord routes them."""
+        for session in reversed(self._gateway_sessions):
+            if not session.invalidated and session.receives(guild_id):
+                return session
+        return None
+
     @property
     def connected(self) -> bool:
         session = self.session
@@ -735,8 +746,8 @@ class FakeDiscord:
         name: str,
         source: FakeMessage | None = None,
     ) -> FakeInteraction:
-        session = self._require_session()
         guild: FakeGuild | None = ctx["guild"]
+        session = self.session_for(guild.id if guild else None) or self._require_session()
         channel: FakeChannel = ctx["channel"]
         interaction_id = self.snowflake()
         token = f"fake-interaction.{interaction_id}.{secrets.token_urlsafe(32)}"

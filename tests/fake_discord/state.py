@@ -78,6 +78,14 @@ class SnowflakeFactory:
         self._last = value
         return value
 
+    def on_shard(self, shard_id: int, shard_count: int) -> int:
+        """The next snowflake that Discord routes to shard ``shard_id``: ``(id >> 22) % shard_count``."""
+        stamp = self() >> 22
+        while stamp % shard_count != shard_id:
+            stamp += 1
+        self._last = stamp << 22
+        return self._last
+
 
 def iso_now() -> str:
     return _dt.datetime.now(_dt.UTC).isoformat()

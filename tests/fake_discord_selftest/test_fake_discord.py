@@ -446,6 +446,44 @@ async def test_autosharded_bot_uses_gateway_bot(fake):
         assert (await fake.wait_for_response(inter)).content == "shard 0"
 
 
+async def test_two_processes_on_two_shards_each_get_their_own_guilds_and_interactions(fake):
+    """As Discord routes them: a guild's events go to shard ``(guild_id >> 22) % shard_count``."""
+    first = (fake.guild.id >> 22) % 2
+    other = fake.add_guild("other guild", shard=(1 - first, 2))
+    member = fake.add_member("olga", guild=other)
+    answers: dict[int, list] = {}
+
+    def sharded(shard_id: int) -> commands.AutoShardedBot:
+        bot = commands.AutoShardedBot(
+            command_prefix="!",
+            intents=discord.Intents.default(),
+            guild_ready_timeout=0.05,
+            shard_ids=[shard_id],
+            shard_count=2,
+        )
+
+        @bot.tree.command(name="shard", description="Which shard")
+        async def shard(interaction: discord.Interaction) -> None:
+            answers.setdefault(shard_id, []).append(interaction.guild_id)
+            await interaction.response.send_message(f"shard {interaction.guild.shard_id}")
+
+        return bot
+
+    async with (
+        running_bot(fake, sharded(first), patch=False) as mine,
+        running_bot(fake, sharded(1 - first), patch=False) as theirs,
+    ):
+        assert [g.id for g in mine.guilds] == [fake.guild.id]
+        assert [g.id for g in theirs.guilds] == [other.id]
+        await mine.tree.sync()
+        inter = await fake.invoke_slash("shard", user=member)
+        assert (await fake.wait_for_response(inter)).content == f"shard {1 - first}"
+        inter = await fake.invoke_slash("shard", user=fake.regular)
+        assert (await fake.wait_for_response(inter)).content == f"shard {first}"
+    assert answers == {1 - first: [other.id], first: [fake.guild.id]}
+    assert sorted(tuple(e.detail["shard"]) for e in fake.gateway_events("identify")) == [(0, 2), (1, 2)]
+
+
 async def test_wrong_token_is_refused(fake):
     bot = commands.Bot(command_prefix="!", intents=discord.Intents.default())
     with pytest.raises(discord.LoginFailure):
