@@ -46,7 +46,7 @@ class SongWorker:
         self.settings = settings
         self.redis = connect(settings.redis_url)
         self.queue = SharedQueue(self.redis, settings.queue_max, settings.queue_per_user, settings.cooldown_s)
-        self.store = TrackStore(settings.data_dir / "tracks.sqlite3")
+        self.store = TrackStore(settings.records)
         self.discord = discord.Client(intents=discord.Intents.none())
         self.model_client = client
         self.renderer: RenderPool | None = None
