@@ -31,7 +31,8 @@ from bot.settings import BotSettings
 from bot.tracks.buttons import RemixButton
 from bot.tracks.maker import TrackMaker
 from bot.tracks.queue import JobQueue
-from bot.tracks.songs import prune
+from bot.tracks.s3songs import S3Songs, s3_client
+from bot.tracks.songs import LocalSongs, Songs, SongsUnavailable, prune
 from bot.tracks.store import RecordsUnavailable, TrackStore
 from bot.versions.flow import ModelVersions
 from composer import monitoring
@@ -61,6 +62,22 @@ def model_client(settings: BotSettings, target: str) -> ModelClient:
         retry_for=settings.retry_s,
         version_label=settings.version_label,
     )
+
+
+def song_store(settings: BotSettings) -> Songs:
+    """The data folder's ``songs/``, or the S3-compatible bucket ``BGM_S3_BUCKET`` when it is set."""
+    if not settings.s3_bucket:
+        return LocalSongs(settings.data_dir / "songs")
+    secret = settings.s3_secret_access_key
+    client = s3_client(
+        settings.s3_url,
+        settings.s3_region,
+        settings.s3_access_key_id,
+        secret.get_secret_value() if secret else None,
+    )
+    where = settings.s3_url or "S3"
+    scratch = settings.data_dir / "song-scratch"  # rendered here, for discord.py to upload, then moved
+    return S3Songs(client, settings.s3_bucket, scratch, settings.s3_prefix, where=where)
 
 
 class BgmBot(commands.Bot):
@@ -104,8 +121,14 @@ class BgmBot(commands.Bot):
         await self.store.open()
         cache = self.settings.data_dir / "cache"  # the workers' library caches: nothing in the home folder
         self.renderer = RenderPool(self.settings.queue_concurrency, cache_dir=cache)
+        songs = song_store(self.settings)
+        if isinstance(songs, S3Songs):  # a wrong bucket or key said once, now, not at the first song
+            try:
+                await songs.check()
+            except SongsUnavailable as error:
+                log.error("%s Songs will be posted but not kept for Stems until it answers.", error)
         self.tracks = TrackMaker(
-            self.settings, Composer(self.model_client), self.store, self.queue, self.renderer
+            self.settings, Composer(self.model_client), self.store, self.queue, self.renderer, songs
         )
         cog = BgmCog(
             self.model_client,
@@ -154,7 +177,7 @@ class BgmBot(commands.Bot):
                 gone = await prune(self.tracks.songs, self.settings.retention)
                 if gone:
                     log.info("removed %d songs past their retention", len(gone))
-            except OSError as error:
+            except (OSError, SongsUnavailable) as error:
                 log.warning("could not apply the songs' retention: %s", error)
             await asyncio.sleep(self.settings.prune_every_s)
 

@@ -39,7 +39,7 @@ from bot.settings import BotSettings
 from bot.tracks.buttons import track_view
 from bot.tracks.queue import JobQueue, Reservation
 from bot.tracks.songs import RECORD as SONG_RECORD
-from bot.tracks.songs import LocalSongs
+from bot.tracks.songs import LocalSongs, Songs, SongsUnavailable
 from bot.tracks.stems import bundle
 from bot.tracks.stems import cached as cached_stems
 from bot.tracks.stems import keep as keep_stems
@@ -56,6 +56,7 @@ DEFAULT_UPLOAD_LIMIT = discord.utils.DEFAULT_FILE_SIZE_LIMIT_BYTES
 ENVELOPE_BYTES = 64 * 1024  # the embed and multipart overhead that shares the upload with the files
 SOMETHING_WRONG = "Something went wrong while composing; it has been logged."
 OPENING_NOTE = "▶️ Here is how it opens; the whole song follows."
+READ_WITHIN_S = 2.0  # the Stems button reads the song's record before answering, within Discord's 3 s
 
 
 class TrackMaker:
@@ -68,7 +69,7 @@ class TrackMaker:
         store: TrackStore,
         queue: JobQueue,
         renderer: RenderPool | None = None,
-        songs: LocalSongs | None = None,
+        songs: Songs | None = None,
     ) -> None:
         self.settings, self.composer, self.store, self.queue = settings, composer, store, queue
         self.songs = songs or LocalSongs(settings.data_dir / "songs")  # where songs are rendered and kept
@@ -303,7 +304,10 @@ class TrackMaker:
             jump_url=message.jump_url,
             state=POSTED,
         )
-        await self.songs.keep(track.id)
+        try:
+            await self.songs.keep(track.id)
+        except SongsUnavailable as error:  # the song is posted all the same; only Stems will miss it
+            log.warning("track %s was posted but not kept: %s", track.id, error)
 
     @staticmethod
     async def _send(
@@ -319,7 +323,12 @@ class TrackMaker:
         """The Stems button: each part of the posted song as its own audio file, in one zip when the
         channel takes it, else the largest parts that fit, with a note. Rendered once, queued like a
         song; a later click posts what the first one made (``bot.tracks.stems``)."""
-        record = await self.songs.read(track_id, SONG_RECORD)
+        try:
+            record = await asyncio.wait_for(self.songs.read(track_id, SONG_RECORD), READ_WITHIN_S)
+        except (SongsUnavailable, TimeoutError) as error:
+            text = str(error) if isinstance(error, SongsUnavailable) else "The song store did not answer."
+            await interaction.response.send_message(f"❌ {text} Try Stems again later.", ephemeral=True)
+            return
         out = self.songs.folder(track_id) / "stems"
         track = await self.store.get(track_id)
         if track is None or record is None:
