@@ -56,7 +56,7 @@ DEFAULT_UPLOAD_LIMIT = discord.utils.DEFAULT_FILE_SIZE_LIMIT_BYTES
 ENVELOPE_BYTES = 64 * 1024  # the embed and multipart overhead that shares the upload with the files
 SOMETHING_WRONG = "Something went wrong while composing; it has been logged."
 OPENING_NOTE = "▶️ Here is how it opens; the whole song follows."
-READ_WITHIN_S = 2.0  # the Stems button reads the song's record before answering, within Discord's 3 s
+READ_WITHIN_S = 2.5  # the Stems button reads the song's record before answering, within Discord's 3 s
 
 
 class TrackMaker:

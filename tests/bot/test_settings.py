@@ -1,5 +1,7 @@
 """The bot's settings: environment names, lists typed by hand, and a token that stays secret."""
 
+import pytest
+
 from bot.settings import BotSettings
 
 
@@ -41,3 +43,22 @@ def test_the_token_never_shows_in_reprs_or_dumps():
     settings = BotSettings(discord_token="very-secret-token")
     for text in (repr(settings), str(settings), settings.model_dump_json()):
         assert "very-secret-token" not in text
+
+
+def test_the_s3_song_store_is_read_from_the_environment_with_its_secret_hidden(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("BGM_S3_BUCKET", "bgm-songs")
+    monkeypatch.setenv("BGM_S3_URL", "http://minio:9000")
+    monkeypatch.setenv("BGM_S3_PREFIX", "/bot/songs")
+    monkeypatch.setenv("BGM_S3_SECRET_ACCESS_KEY", "very-secret-key")
+    settings = BotSettings()
+    assert settings.s3_bucket == "bgm-songs" and settings.s3_url == "http://minio:9000"
+    assert settings.s3_prefix == "bot/songs/"  # a folder, whatever slashes were typed
+    assert settings.s3_secret_access_key.get_secret_value() == "very-secret-key"
+    for text in (repr(settings), str(settings), settings.model_dump_json()):
+        assert "very-secret-key" not in text
+
+
+def test_an_s3_endpoint_without_a_bucket_is_refused_in_one_sentence():
+    with pytest.raises(ValueError, match="BGM_S3_URL is set without BGM_S3_BUCKET"):
+        BotSettings(s3_url="http://minio:9000")
