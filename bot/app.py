@@ -33,7 +33,8 @@ from bot.settings import BotSettings
 from bot.tracks.buttons import RemixButton
 from bot.tracks.maker import TrackMaker
 from bot.tracks.queue import JobQueue
-from bot.tracks.songs import prune
+from bot.tracks.s3songs import S3Songs, song_store
+from bot.tracks.songs import SongsUnavailable, prune
 from bot.tracks.store import RecordsUnavailable, TrackStore
 from bot.versions.flow import ModelVersions
 from composer import monitoring
@@ -112,8 +113,20 @@ class BgmBot(commands.Bot):
         await self.store.open()
         cache = self.settings.data_dir / "cache"  # the workers' library caches: nothing in the home folder
         self.renderer = RenderPool(1 if self.shared else self.settings.queue_concurrency, cache_dir=cache)
+        songs = song_store(self.settings)
+        if isinstance(songs, S3Songs):  # a wrong bucket or key said once, now, not at the first song
+            try:
+                await songs.check()
+            except SongsUnavailable as error:
+                log.error("%s Songs will be posted but not kept for Stems until it answers.", error)
         self.tracks = TrackMaker(
-            self.settings, Composer(self.model_client), self.store, self.queue, self.renderer, self.shared
+            self.settings,
+            Composer(self.model_client),
+            self.store,
+            self.queue,
+            self.renderer,
+            songs=songs,
+            shared=self.shared,
         )
         cog = BgmCog(
             self.model_client,
@@ -164,7 +177,7 @@ class BgmBot(commands.Bot):
                 gone = await prune(self.tracks.songs, self.settings.retention)
                 if gone:
                     log.info("removed %d songs past their retention", len(gone))
-            except OSError as error:
+            except (OSError, SongsUnavailable) as error:
                 log.warning("could not apply the songs' retention: %s", error)
             await asyncio.sleep(self.settings.prune_every_s)
 

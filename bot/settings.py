@@ -75,6 +75,14 @@ class BotSettings(Settings):
     keep_songs: int | None = Field(None, ge=1, description="keep at most this many songs, the newest")
     keep_songs_mb: float | None = Field(None, gt=0, description="keep at most this many MB of songs")
     prune_every_s: float = Field(3600.0, gt=0, description="how often the limits above are applied")
+    # ... or in an S3-compatible bucket (bot/tracks/s3songs.py), for processes on several machines.
+    s3_bucket: str | None = Field(None, description="keep songs in this bucket; none: <data_dir>/songs")
+    s3_url: str | None = Field(None, description="the store's endpoint, e.g. http://minio:9000; none: AWS S3")
+    s3_region: str | None = Field(None, description="none: boto3's (AWS_DEFAULT_REGION, ~/.aws)")
+    s3_prefix: str = Field("songs/", description="a song's objects are <prefix><track id>/<file>")
+    # None: boto3's own chain (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, ~/.aws, an instance role).
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: SecretStr | None = None  # shown as ******** wherever the settings are printed
 
     # The composing queue.
     queue_concurrency: int = Field(2, ge=1)
@@ -135,6 +143,18 @@ class BotSettings(Settings):
         if value:
             records_url(value)  # a ValueError in one sentence, when the settings are loaded
         return value or None
+
+    @field_validator("s3_prefix")
+    @classmethod
+    def _folder_prefix(cls, value: str) -> str:
+        value = value.strip("/")
+        return f"{value}/" if value else ""
+
+    @model_validator(mode="after")
+    def _s3_needs_a_bucket(self):
+        if self.s3_url and not self.s3_bucket:
+            raise ValueError("BGM_S3_URL is set without BGM_S3_BUCKET: name the bucket to keep songs in")
+        return self
 
     @property
     def retention(self) -> Retention:

@@ -30,6 +30,7 @@ from bot.jobs.song_job import SongJob
 from bot.settings import BotSettings
 from bot.tracks.maker import SOMETHING_WRONG, TrackMaker
 from bot.tracks.queue import JobQueue
+from bot.tracks.s3songs import song_store
 from bot.tracks.store import PENDING, TrackStore
 from composer.client import ModelClient
 from composer.composer import Composer
@@ -60,7 +61,12 @@ class SongWorker:
         self.renderer = RenderPool(self.settings.queue_concurrency, cache_dir=cache)
         # The maker's own queue is never used here: the worker runs what the shared queue hands it.
         self.maker = TrackMaker(
-            self.settings, Composer(self.model_client), self.store, JobQueue(), self.renderer
+            self.settings,
+            Composer(self.model_client),
+            self.store,
+            JobQueue(),
+            self.renderer,
+            songs=song_store(self.settings),  # the bots' store: Stems finds a song wherever it was made
         )
 
     async def close(self) -> None:

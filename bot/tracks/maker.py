@@ -44,7 +44,7 @@ from bot.settings import BotSettings
 from bot.tracks.buttons import track_view
 from bot.tracks.queue import JobQueue, JobTimedOut, Reservation
 from bot.tracks.songs import RECORD as SONG_RECORD
-from bot.tracks.songs import LocalSongs
+from bot.tracks.songs import LocalSongs, Songs, SongsUnavailable
 from bot.tracks.stems import bundle
 from bot.tracks.stems import cached as cached_stems
 from bot.tracks.stems import keep as keep_stems
@@ -61,6 +61,7 @@ DEFAULT_UPLOAD_LIMIT = discord.utils.DEFAULT_FILE_SIZE_LIMIT_BYTES
 ENVELOPE_BYTES = 64 * 1024  # the embed and multipart overhead that shares the upload with the files
 SOMETHING_WRONG = "Something went wrong while composing; it has been logged."
 OPENING_NOTE = "▶️ Here is how it opens; the whole song follows."
+READ_WITHIN_S = 2.5  # the Stems button reads the song's record before answering, within Discord's 3 s
 
 
 class TrackMaker:
@@ -73,7 +74,7 @@ class TrackMaker:
         store: TrackStore,
         queue: JobQueue,
         renderer: RenderPool | None = None,
-        songs: LocalSongs | None = None,
+        songs: Songs | None = None,
         shared: SharedQueue | None = None,
     ) -> None:
         self.settings, self.composer, self.store, self.queue = settings, composer, store, queue
@@ -356,7 +357,10 @@ class TrackMaker:
             jump_url=message.jump_url,
             state=POSTED,
         )
-        await self.songs.keep(track.id)
+        try:
+            await self.songs.keep(track.id)
+        except SongsUnavailable as error:  # the song is posted all the same; only Stems will miss it
+            log.warning("track %s was posted but not kept: %s", track.id, error)
 
     @staticmethod
     async def _send(
@@ -372,7 +376,12 @@ class TrackMaker:
         """The Stems button: each part of the posted song as its own audio file, in one zip when the
         channel takes it, else the largest parts that fit, with a note. Rendered once, queued like a
         song; a later click posts what the first one made (``bot.tracks.stems``)."""
-        record = await self.songs.read(track_id, SONG_RECORD)
+        try:
+            record = await asyncio.wait_for(self.songs.read(track_id, SONG_RECORD), READ_WITHIN_S)
+        except (SongsUnavailable, TimeoutError) as error:
+            text = str(error) if isinstance(error, SongsUnavailable) else "The song store did not answer."
+            await interaction.response.send_message(f"❌ {text} Try Stems again later.", ephemeral=True)
+            return
         out = self.songs.folder(track_id) / "stems"
         track = await self.store.get(track_id)
         if track is None or record is None:

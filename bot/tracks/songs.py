@@ -1,10 +1,12 @@
 """Where rendered songs are kept (the files posted, and ``song.json``, which Stems renders), and
 for how long.
 
-``LocalSongs`` is the data folder's ``songs/<track id>/``, as always: a song is rendered straight
-into its folder, so keeping it costs nothing. ``Retention`` says which songs go (older than an
-age, past a count, past a total size: the oldest first); ``prune`` applies it. A pruned song's
-record stays in the track store; its Stems button then says the song is no longer kept.
+``Songs`` is what the track maker needs of a store. ``LocalSongs`` is the data folder's
+``songs/<track id>/``, as always: a song is rendered straight into its folder, so keeping it costs
+nothing; ``bot.tracks.s3songs.S3Songs`` keeps them in an S3-compatible bucket. ``Retention`` says
+which songs go (older than an age, past a count, past a total size: the oldest first); ``prune``
+applies it to either. A pruned song's record stays in the track store; its Stems button then says
+the song is no longer kept.
 
 Every call that touches the disk runs in a worker thread: folders are listed and removed off the
 event loop.
@@ -18,6 +20,9 @@ import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
+
+from bgm.errors import BgmError
 
 RECORD = "song.json"  # the composition, beside its files: what Stems renders, and the song's date
 
@@ -57,6 +62,25 @@ class Retention:
             else:
                 kept, total = kept + 1, total + song.size
         return gone[::-1]
+
+
+class SongsUnavailable(BgmError):
+    """The song store cannot be reached or refused the bot; ``str`` is one sentence."""
+
+
+class Songs(Protocol):
+    """Where songs are rendered (``folder``), kept once posted (``keep``) and read back (``read``);
+    ``stored`` and ``remove`` serve the retention. May raise ``SongsUnavailable``."""
+
+    def folder(self, track_id: int) -> Path: ...
+
+    async def keep(self, track_id: int) -> None: ...
+
+    async def read(self, track_id: int, name: str) -> bytes | None: ...
+
+    async def stored(self) -> list[Stored]: ...
+
+    async def remove(self, track_id: int) -> None: ...
 
 
 class LocalSongs:
@@ -101,7 +125,7 @@ class LocalSongs:
         await asyncio.to_thread(shutil.rmtree, self.folder(track_id), ignore_errors=True)
 
 
-async def prune(songs: LocalSongs, retention: Retention, now: float | None = None) -> list[int]:
+async def prune(songs: Songs, retention: Retention, now: float | None = None) -> list[int]:
     """Remove the songs ``retention`` no longer keeps; their track ids, oldest first."""
     if retention.keeps_everything:
         return []

@@ -10,6 +10,8 @@ from discord import app_commands
 
 from bot.app import UNEXPECTED, apply_endpoints, create_bot, on_tree_error
 from bot.settings import BotSettings
+from bot.tracks.s3songs import S3Songs, song_store
+from bot.tracks.songs import LocalSongs
 from cli.main import main
 from composer.client import ModelClient
 from composer.errors import ServerUnavailable
@@ -29,6 +31,17 @@ def test_endpoints_point_discord_py_at_a_proxy(restore_discord):
     )
     assert discord.http.Route("GET", "/users/@me").url == "http://127.0.0.1:8080/api/v10/users/@me"
     assert discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY == yarl.URL("ws://127.0.0.1:8081/")
+
+
+def test_songs_are_kept_in_the_data_folder_unless_a_bucket_is_named(tmp_path):
+    local = song_store(BotSettings(data_dir=tmp_path))
+    assert isinstance(local, LocalSongs) and local.root == tmp_path / "songs"
+    s3 = song_store(
+        BotSettings(data_dir=tmp_path, s3_bucket="b", s3_url="http://127.0.0.1:9", s3_region="eu-west-1")
+    )
+    assert isinstance(s3, S3Songs) and s3.bucket == "b" and s3.prefix == "songs/"
+    assert s3.folder(3) == tmp_path / "song-scratch" / "3"
+    assert s3.client.meta.endpoint_url == "http://127.0.0.1:9" and s3.client.meta.region_name == "eu-west-1"
 
 
 def test_without_settings_discord_is_left_alone(restore_discord):

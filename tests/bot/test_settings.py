@@ -1,5 +1,7 @@
 """The bot's settings: environment names, lists typed by hand, and a token that stays secret."""
 
+import pytest
+
 from bot.settings import BotSettings
 
 
@@ -67,3 +69,22 @@ def test_shard_ids_need_a_count_that_holds_them():
         BotSettings(shard_ids=[0])
     with pytest.raises(ValidationError, match="each of BGM_SHARD_IDS must be between 0 and 1"):
         BotSettings(shard_ids=[2], shard_count=2)
+
+
+def test_the_s3_song_store_is_read_from_the_environment_with_its_secret_hidden(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("BGM_S3_BUCKET", "bgm-songs")
+    monkeypatch.setenv("BGM_S3_URL", "http://minio:9000")
+    monkeypatch.setenv("BGM_S3_PREFIX", "/bot/songs")
+    monkeypatch.setenv("BGM_S3_SECRET_ACCESS_KEY", "very-secret-key")
+    settings = BotSettings()
+    assert settings.s3_bucket == "bgm-songs" and settings.s3_url == "http://minio:9000"
+    assert settings.s3_prefix == "bot/songs/"  # a folder, whatever slashes were typed
+    assert settings.s3_secret_access_key.get_secret_value() == "very-secret-key"
+    for text in (repr(settings), str(settings), settings.model_dump_json()):
+        assert "very-secret-key" not in text
+
+
+def test_an_s3_endpoint_without_a_bucket_is_refused_in_one_sentence():
+    with pytest.raises(ValueError, match="BGM_S3_URL is set without BGM_S3_BUCKET"):
+        BotSettings(s3_url="http://minio:9000")
