@@ -224,7 +224,9 @@ def test_bgm_serve_binds_loopback_unless_told_otherwise():
 def test_compose_keeps_grpc_on_the_compose_network():
     text = (ROOT / "docker-compose.yml").read_text()
     services = re.split(
-        r"^  (?=[\w-]+:\s*$)", text.split("\nservices:\n", 1)[1].split("\nvolumes:\n")[0], flags=re.M
+        r"^  (?=[\w-]+:(?:\s+&[\w-]+)?\s*$)",  # a service's name line, with a YAML anchor or not
+        text.split("\nservices:\n", 1)[1].split("\nvolumes:\n")[0],
+        flags=re.M,
     )
     server = next(s for s in services if s.startswith("model-server:"))
     assert not re.search(r"^\s+ports:", server, re.M), "the model server must not publish ports on the host"
