@@ -4,7 +4,7 @@ their sum.
 Each part is synthesised alone. Two renders of one note differ in the phase of FluidSynth's chorus
 (bgm.segments), so a mix rendered apart would not be the sum of its stems: the mix here is the sum.
 Everything up to levelling is linear (``audio.shaped``); the mix is then levelled and each stem is
-given the mix's gain, so the stems add up to the mix but where the limiter held a peak down, and
+given the mix's gain frame by frame, the limiter's dips included, so the stems add up to the mix
 within the encoder's error.
 """
 
@@ -45,12 +45,23 @@ def render_stems(
     }
     mix = sum(shaped.values(), audio.shaped(np.zeros((length, 2), np.float32), rate, seconds, loop))
     levelled = audio.levelled(mix.copy(), rate, loop)
-    # The levelling gain: a scalar but where the limiter worked (least squares over the whole song).
-    power = float(np.vdot(mix, mix))
-    gain = np.float32(float(np.vdot(levelled, mix)) / power if power > 0 else 1.0)
+    gains = _gains(mix, levelled)
     mix_path = audio.encode(levelled, rate, mix_path, fmt, max_bytes)
     paths = {}
     for name, part in shaped.items():
         path = mix_path.with_name(f"{mix_path.stem}-{name}{mix_path.suffix}")
-        paths[name] = audio.encode(part * gain, rate, path, fmt, like=mix_path)
+        paths[name] = audio.encode(part * gains[:, None], rate, path, fmt, like=mix_path)
     return mix_path, paths
+
+
+def _gains(mix: np.ndarray, levelled: np.ndarray) -> np.ndarray:
+    """The gain levelling gave each frame of ``mix``: one scalar for the song, lower where the limiter
+    held a peak down (it scales both channels of a frame alike, so one frame's ratio is exact)."""
+    power = float(np.vdot(mix, mix))
+    song = np.float32(float(np.vdot(levelled, mix)) / power if power > 0 else 1.0)
+    frame_power = np.einsum("ij,ij->i", mix, mix)
+    frame_cross = np.einsum("ij,ij->i", levelled, mix)
+    gains = np.full(len(mix), song, dtype=np.float32)
+    heard = frame_power > 1e-12  # in silence any gain fits: keep the song's
+    gains[heard] = np.clip(frame_cross[heard] / frame_power[heard], 0.0, song)  # a limiter only lowers
+    return gains

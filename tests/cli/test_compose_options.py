@@ -172,8 +172,9 @@ def test_the_stems_are_as_long_as_the_mix_and_add_up_to_it(primed):
     assert {(len(a), r) for a, r in parts.values()} == {(len(mix), rate)}
     residual = mix - sum(a for a, _ in parts.values())
     error_db = 10 * np.log10(np.mean(residual**2) / np.mean(mix**2))
-    # Where the limiter held a peak of the mix down the stems differ; elsewhere only 16-bit rounding.
-    assert error_db < -35, f"the stems add up to the mix only within {error_db:.1f} dB"
+    # Each stem takes the mix's gain frame by frame, the limiter's dips too (-34 dB before, -51 after):
+    # only the limiter's clipping of a rare sample and 16-bit rounding are left.
+    assert error_db < -45, f"the stems add up to the mix only within {error_db:.1f} dB"
 
 
 def test_the_picture_is_a_png_piano_roll(primed):
