@@ -27,6 +27,7 @@ class TrainingDefaults:
     min_count: int = 3  # tokens seen fewer times fold into their top note
     validation: float = 0.1  # share of the pieces held out
     learning_rate: float = 1e-3
+    lr_decay: float = 1.0  # the learning rate's factor per epoch (1: constant)
     corpus_share: float = 1.0
     primers_per_mood: int = 16
     run_dir: Path = Path("runs/train")

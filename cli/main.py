@@ -50,6 +50,8 @@ def _train(args: argparse.Namespace) -> int:
         samples_per_epoch=args.samples_per_epoch,
         patience=args.patience,
         seed=args.seed,
+        learning_rate=args.learning_rate,
+        lr_decay=args.lr_decay,
         corpus_share=args.corpus_share,
         workers=args.workers,
         json_progress=args.json_progress,
@@ -124,6 +126,15 @@ def _add_train(sub: argparse._SubParsersAction, common: argparse.ArgumentParser)
         "--corpus-share", type=float, default=DEFAULTS.corpus_share, help="fraction of pieces to use (0..1]"
     )
     p.add_argument("--seed", type=int, default=DEFAULTS.seed)
+    p.add_argument(
+        "--learning-rate", type=float, default=DEFAULTS.learning_rate, help="RMSprop's, at the first epoch"
+    )
+    p.add_argument(
+        "--lr-decay",
+        type=float,
+        default=DEFAULTS.lr_decay,
+        help="the learning rate's factor per epoch (default: 1, constant; e.g. 0.6 to fine-tune)",
+    )
     p.add_argument("--workers", type=int, default=None, help="parsing processes (default: all cores)")
     p.add_argument(
         "--json-progress",

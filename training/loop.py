@@ -4,7 +4,10 @@ A run folder holds everything needed to continue exactly where a run stopped:
 the full model with its optimizer state (``last.keras``), the best weights so
 far, and ``state.json`` (epochs done, early-stopping counters, history). The
 windows of epoch *e* are drawn from a generator seeded with (seed, e), so a
-resumed run sees the same data it would have seen without the interruption.
+resumed run sees the same data it would have seen without the interruption; a
+fine-tuning run adds the live version's number to that seed, so it draws
+windows other than the ones its starting point was trained on. Epoch *e* of a
+run learns at ``learning_rate * lr_decay**e``.
 """
 
 from __future__ import annotations
@@ -33,11 +36,14 @@ class LoopConfig:
     max_val_windows: int = DEFAULTS.max_val_windows
     patience: int = DEFAULTS.patience
     seed: int = DEFAULTS.seed
+    learning_rate: float = DEFAULTS.learning_rate
+    lr_decay: float = DEFAULTS.lr_decay  # factor per epoch of the run
 
 
 @dataclass
 class RunState:
     epoch: int = 0  # epochs completed
+    draws: int = 0  # added to the seed of each epoch's windows: the live version when fine-tuning
     best_val_loss: float = float("inf")
     best_epoch: int = 0
     wait: int = 0
@@ -92,7 +98,10 @@ def fit(
     x_val, y_val = fixed_validation(val, config.max_val_windows, config.seed)
     while state.epoch < config.epochs and state.wait < config.patience:
         epoch = state.epoch
-        rows = epoch_rows(train, config.samples_per_epoch, np.random.default_rng([config.seed, epoch]))
+        draw = [config.seed, epoch, state.draws] if state.draws else [config.seed, epoch]
+        rows = epoch_rows(train, config.samples_per_epoch, np.random.default_rng(draw))
+        learning_rate = config.learning_rate * config.lr_decay**epoch
+        model.optimizer.learning_rate.assign(learning_rate)
         x, y = train.batch(rows)
         report(EpochStarted(epoch + 1, config.epochs, len(rows)))
         started = time.perf_counter()
@@ -117,7 +126,7 @@ def fit(
             "tokens_per_s": len(rows) / seconds,
         }
         report(EpochEnded(epochs=config.epochs, **record))
-        state.history.append(record)
+        state.history.append({**record, "learning_rate": learning_rate})
         state.epoch = epoch + 1
         if val_loss < state.best_val_loss:
             state.best_val_loss, state.best_epoch, state.wait = float(val_loss), epoch + 1, 0

@@ -49,6 +49,7 @@ class TrainOptions:
     min_count: int = DEFAULTS.min_count
     validation: float = DEFAULTS.validation
     learning_rate: float = DEFAULTS.learning_rate
+    lr_decay: float = DEFAULTS.lr_decay
     corpus_share: float = DEFAULTS.corpus_share
     primers_per_mood: int = DEFAULTS.primers_per_mood
     workers: int | None = None
@@ -145,11 +146,13 @@ def _prepare(
     compile_model(model, options.learning_rate)
     vocab.save(run_dir / "vocab.json")
     (run_dir / "model.json").write_text(json.dumps(config.to_dict()))
-    return model, config, vocab, RunState()
+    return model, config, vocab, RunState(draws=int(live.name) if options.from_latest else 0)
 
 
 def train(options: TrainOptions) -> TrainResult:
     """Train and publish a new version; on any failure ``models/`` is left exactly as it was."""
+    if not (options.learning_rate > 0 and 0 < options.lr_decay <= 1):
+        raise TrainingError("The learning rate must be above 0 and its decay in (0, 1].")
     keras.utils.set_random_seed(options.seed)
     labelled = load_pieces(options)
     model, config, vocab, state = _prepare(options, labelled)
@@ -173,6 +176,8 @@ def train(options: TrainOptions) -> TrainResult:
         options.samples_per_epoch,
         patience=options.patience,
         seed=options.seed,
+        learning_rate=options.learning_rate,
+        lr_decay=options.lr_decay,
     )
     started = time.perf_counter()
     report = Reporter(options.json_progress)

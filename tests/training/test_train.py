@@ -105,13 +105,26 @@ def test_fine_tuning_extends_the_vocabulary_and_publishes_the_next_version(tiny,
     extra = tmp_path / "extra"
     extra.mkdir()
     (extra / "high.abc").write_text("X:1\nT:high\nM:4/4\nL:1/8\nK:C\n" + "c'd'e'f' g'a'b'c''|" * 12 + "\n")
+    run = tmp_path / "run"
     result = train(
-        replace(options, data=(extra,), models_dir=models, run_dir=tmp_path / "run", from_latest=True)
+        replace(
+            options, data=(extra,), models_dir=models, run_dir=run, from_latest=True, epochs=2, lr_decay=0.5
+        )
     )
     assert result.version == 2
+    state = json.loads((run / "state.json").read_text())
+    assert state["draws"] == 1  # windows drawn apart from those version 1 learnt from
+    assert [h["learning_rate"] for h in state["history"]] == pytest.approx([1e-3, 5e-4])
     old_vocab = json.loads((options.run_dir / "vocab.json").read_text())["tokens"]
     new_vocab = json.loads((tmp_path / "run" / "vocab.json").read_text())["tokens"]
     assert new_vocab[: len(old_vocab)] == old_vocab and len(new_vocab) > len(old_vocab)
+
+
+@pytest.mark.parametrize("change", [{"learning_rate": 0.0}, {"lr_decay": 0.0}, {"lr_decay": 1.5}])
+def test_a_learning_rate_out_of_range_is_refused_before_anything_is_read(tmp_path, change):
+    with pytest.raises(TrainingError, match="learning rate"):
+        train(TrainOptions(data=(tmp_path / "missing",), models_dir=tmp_path / "models", **change))
+    assert not (tmp_path / "models").exists()
 
 
 def test_no_usable_music_fails_clearly_and_publishes_nothing(tmp_path):
