@@ -25,6 +25,7 @@ import contextlib
 import functools
 import json
 import logging
+import shutil
 import time
 import weakref
 from collections.abc import Callable
@@ -324,9 +325,15 @@ class TrackMaker:
             await self._fail(live, reply, track, f"❌ {SOMETHING_WRONG}")
 
     async def _fail(self, live: LiveText, reply, track: Track, text: str) -> None:
+        await self._discard(track.id)
         await live.close()
         await reply.finish(text)
         await self.store.update(track.id, state=FAILED)
+
+    async def _discard(self, track_id: int) -> None:
+        """Drop what was rendered for a song that will not be posted: no store keeps it, and with S3
+        its scratch folder would stay on this machine for ever."""
+        await asyncio.to_thread(shutil.rmtree, self.songs.folder(track_id), ignore_errors=True)
 
     async def _post(self, reply, track: Track, song: Song, parent: Track | None, mention: str) -> None:
         files = song.files
@@ -340,12 +347,18 @@ class TrackMaker:
         )
         paths = [files.audio, files.midi] if files.audio else [files.midi]
         try:
-            message = await self._send(reply, done, parent, paths, files, files.no_audio, mention)
-        except discord.HTTPException as error:
-            if error.status != 413 or not files.audio:
-                raise
-            # The channel's limit was smaller than the interaction said: the MIDI alone.
-            message = await self._send(reply, done, parent, [files.midi], files, NoAudio.TOO_LARGE, mention)
+            try:
+                message = await self._send(reply, done, parent, paths, files, files.no_audio, mention)
+            except discord.HTTPException as error:
+                if error.status != 413 or not files.audio:
+                    raise
+                # The channel's limit was smaller than the interaction said: the MIDI alone.
+                message = await self._send(
+                    reply, done, parent, [files.midi], files, NoAudio.TOO_LARGE, mention
+                )
+        except BaseException:
+            await self._discard(track.id)
+            raise
         await self.store.update(
             track.id,
             request=done.request,

@@ -4,8 +4,10 @@ says why it cannot, in one sentence."""
 
 from __future__ import annotations
 
+import asyncio
+
 from bot.tracks.s3songs import S3Songs
-from bot.tracks.store import POSTED
+from bot.tracks.store import FAILED, POSTED
 from tests.bot import test_discord
 from tests.bot.conftest import free_port
 from tests.bot.test_discord import SONG_S, bot_against, compose
@@ -69,3 +71,23 @@ async def test_with_the_store_down_the_song_is_posted_and_stems_says_why(
             f"❌ The song store at {url} cannot be reached. Try Stems again later.",
             "❌ The song store did not answer. Try Stems again later.",
         }
+
+
+async def test_a_song_discord_refuses_to_post_leaves_nothing_in_the_scratch(
+    shared_server, tmp_path, restore_discord, s3_store
+):
+    bucket = s3_store.bucket()
+    settings = {**s3_settings(s3_store.url, bucket), "early_audio": False}  # the song's own post fails
+    async with FakeDiscord() as fake, bot_against(fake, shared_server, tmp_path, **settings) as bot:
+        # Every edit of the reply refused (the bot lost the right to post), the song's included.
+        fake.fail_next("PATCH", r"/messages/@original$", status=403, code=50013, times=1000)
+        await fake.invoke_slash(
+            "bgm compose", options={"mood": "calm", "length": "short", "seed": 1}, user=fake.regular
+        )
+
+        deadline = asyncio.get_running_loop().time() + SONG_S
+        while (track := await bot.store.get(1)) is None or track.state != FAILED:
+            assert asyncio.get_running_loop().time() < deadline, f"track 1 not failed: {track}"
+            await asyncio.sleep(0.1)
+        assert not (tmp_path / "song-scratch" / "1").exists()  # rendered, then dropped
+        assert not s3_store.objects(bucket)
