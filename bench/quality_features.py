@@ -320,6 +320,48 @@ def tokens_to_melody(tokens: Sequence[str]) -> list[Note]:
     return notes
 
 
+def token_windows(tokens: Sequence[str]) -> list[dict]:
+    """The windows of a token stream's top line, measured as a song's melody track is."""
+    notes = [
+        muspy.Note(onset * STEP, pitch, steps * STEP, 64) for pitch, steps, onset in tokens_to_melody(tokens)
+    ]
+    music = muspy.Music(resolution=RESOLUTION, tracks=[muspy.Track(notes=notes)])
+    return window_metrics(music, len(tokens) * STEP)
+
+
+def held_out_by_mood(
+    per_mood: int = 60, cache: Path = ROOT / "bench" / "results" / "mood_reference.json"
+) -> dict[str, list[dict]]:
+    """Up to ``per_mood`` melodies per mood from the pieces training holds out (its validation split,
+    as the default model was trained: seed 0), measured as songs are; cached. The first parts of
+    ``corpus_reference`` hold only 3-17 pieces of some moods, too few for a two-sample test whose
+    figure then moved by 0.15 between runs; these are the melodies the model learnt each mood from."""
+    from bgm.training_defaults import DEFAULTS
+    from training import corpus, dataset
+
+    key = f"per_mood={per_mood} v={CORPUS_VERSION}"
+    cached = json.loads(cache.read_text()) if cache.exists() else {}
+    if key in cached:
+        return cached[key]
+    sources, _ = corpus.collect(corpus.default_corpus_files())
+    pieces, _ = corpus.load(sources, DEFAULTS.cache_dir, progress=False)
+    _, held_out = dataset.split(dataset.label(pieces), DEFAULTS.validation, DEFAULTS.seed)
+    order = np.random.default_rng(0).permutation(len(held_out))
+    reference: dict[str, list[dict]] = {}
+    for i in order:
+        item = held_out[int(i)]
+        chosen = reference.setdefault(item.mood, [])
+        if len(chosen) == per_mood:
+            continue
+        windows = token_windows(item.piece.tokens)
+        if windows:
+            chosen.append({"windows": windows})
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    cached[key] = reference
+    cache.write_text(json.dumps(json_safe(cached)) + "\n")
+    return reference
+
+
 def training_melodies(cache_dir: Path | None = None, parse_missing: bool = True) -> list[list[Note]]:
     """bgm's default training corpus as melodies (call under ``if __name__ == "__main__"``: the
     parser spawns workers). With ``parse_missing`` False, refuse to parse what the cache lacks."""
