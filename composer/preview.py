@@ -98,8 +98,7 @@ def render_opening(
     try:
         font = audio.ready_to_render("ogg", soundfont)
         plan = _part_of(segments.plan(arrangement, sections), lambda at: at < cut.steps)
-        store = audio.SpanStore(extras.spans) if extras.spans else None
-        sound = audio.synthesize(arrangement, plan, font, audio.RATE, store=store)
+        sound = audio.synthesize(arrangement, plan, font, audio.RATE, store=extras.spans)
         sound = audio.levelled(audio.shaped(sound, audio.RATE, cut.seconds), audio.RATE)
         path = audio.encode(sound, audio.RATE, path, "ogg", max_bytes)
     except audio.AudioTooLargeError:
@@ -117,20 +116,20 @@ def render_rest(
     *,
     tempo: int | None,
     soundfont: Path | None,
-    spans: Path,
+    spans: audio.SpanStore,
     key: str = "",
     extras: Extras | None = None,
     skip_opening: bool = True,
 ) -> int:
     """The draft's spans that are not in its opening (all of them: ``skip_opening=False``)
-    synthesised into the ``SpanStore`` at ``spans``, for the whole song to find; how many."""
+    synthesised into ``spans``, for the whole song to find; how many."""
     arrangement = draft_arrangement(tokens, sections, mood, tempo, key, extras or Extras())
     end = opening_of(arrangement, sections)[0].steps if skip_opening else 0
     plan = segments.plan(arrangement, sections)
     opening = {i for i, at in plan.places if at < end}
     rest = Plan(tuple(span for i, span in enumerate(plan.renders) if i not in opening), ())
     font = audio.ready_to_render("ogg", soundfont)
-    audio.synthesize(arrangement, rest, font, audio.RATE, store=audio.SpanStore(spans))
+    audio.synthesize(arrangement, rest, font, audio.RATE, store=spans)
     return len(rest.renders)
 
 
@@ -139,7 +138,12 @@ def _extras(draft) -> Extras:
 
 
 def opening_renderer(
-    draft, out_dir: Path, stem: str, soundfont: Path | None, max_bytes: int, spans: Path | None = None
+    draft,
+    out_dir: Path,
+    stem: str,
+    soundfont: Path | None,
+    max_bytes: int,
+    spans: audio.SpanStore | None = None,
 ) -> functools.partial[SongFiles]:
     """The job that renders ``draft``'s opening (a ``Composition``; the job pickles, for a worker)."""
     return functools.partial(
@@ -158,7 +162,7 @@ def opening_renderer(
 
 
 def rest_renderer(
-    draft, soundfont: Path | None, spans: Path, skip_opening: bool = True
+    draft, soundfont: Path | None, spans: audio.SpanStore, skip_opening: bool = True
 ) -> functools.partial[int]:
     """The job that renders ``draft``'s other spans into ``spans`` (see ``render_rest``)."""
     return functools.partial(

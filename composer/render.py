@@ -67,7 +67,7 @@ class Extras:
     loop: bool = False
     stems: bool = False
     picture: bool = False
-    spans: Path | None = None  # a ``bgm.audio.SpanStore``'s folder: spans rendered from the draft
+    spans: audio.SpanStore | None = None  # spans rendered from the draft
 
 
 def _midi(
@@ -141,9 +141,8 @@ def render_files(
             path, stems = render_stems(arrangement, sections, path, fmt, soundfont, room, extras.loop)
             files = replace(files, stems=tuple(stems.values()))
         else:
-            store = audio.SpanStore(extras.spans) if extras.spans else None
             path = audio.render(
-                arrangement, sections, path, fmt, soundfont, room, loop=extras.loop, store=store
+                arrangement, sections, path, fmt, soundfont, room, loop=extras.loop, store=extras.spans
             )
     except audio.AudioTooLargeError:
         return replace(files, no_audio=NoAudio.TOO_LARGE)

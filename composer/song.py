@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from bgm.audio import MAX_BYTES
+from bgm.audio import MAX_BYTES, SpanStore
 from composer.composer import Composer, ComposeRequest, Composition, Progress
 from composer.monitoring import COMPOSE, RENDER, timed
 from composer.preview import opening_renderer, rest_renderer
@@ -68,7 +68,9 @@ async def make_song(
             return await renderer.run(job)
         return await loop.run_in_executor(None, job)
 
-    spans = Path(tempfile.mkdtemp(prefix="bgm-spans-")) if pipeline and not stems else None
+    spans = None  # the draft's renders, for the song's: in memory when both render on this process's threads
+    if pipeline and not stems:
+        spans = SpanStore() if renderer is None else SpanStore(tempfile.mkdtemp(prefix="bgm-spans-"))
     ahead: list[asyncio.Task] = []  # the draft's renders, then the opening's posting
     drafted_done = asyncio.Event()  # the draft's renders are over (done or failed)
 
@@ -112,8 +114,8 @@ async def make_song(
                 await ahead.pop(0)
             except Exception:
                 log.exception("the song's draft could not be rendered, or its opening not posted")
-        if spans is not None:
-            await asyncio.to_thread(shutil.rmtree, spans, True)
+        if spans is not None and spans.folder is not None:
+            await asyncio.to_thread(shutil.rmtree, spans.folder, True)
     return Song(composition, files)
 
 
@@ -126,7 +128,7 @@ def song_renderer(
     *,
     stems: bool = False,
     picture: bool = False,
-    spans: Path | None = None,
+    spans: SpanStore | None = None,
 ) -> functools.partial[SongFiles]:
     """The job that renders ``composition``'s files (for a render worker: it pickles)."""
     seeded = composition.request

@@ -120,7 +120,7 @@ def test_a_song_rendered_after_its_draft_sounds_as_the_song_rendered_alone(lstm_
     the whole song then synthesises only what is new and sounds as when rendered alone."""
     song, (draft,) = compose_with_draft(lstm_server)
     spans = tmp_path / "spans"
-    rendered = rest_renderer(draft, None, spans, skip_opening=False)()
+    rendered = rest_renderer(draft, None, audio.SpanStore(spans), skip_opening=False)()
     stored = len(list(spans.glob("*.npy")))
     assert rendered > 0 and stored >= rendered
     whole, sections = arranged(song), list(song.sections)
