@@ -340,6 +340,15 @@ def test_spans_in_a_store_are_not_synthesised_again(tmp_path, monkeypatch):
 
 
 @needs_fluidsynth
+def test_a_store_without_a_folder_keeps_its_spans_in_memory(monkeypatch):
+    arrangement, sections = song("calm")
+    font, plan, store = find_soundfont(), segments.plan(arrangement, sections), audio.SpanStore()
+    first = audio.synthesize(arrangement, plan, font, RATE, effects=False, store=store)
+    monkeypatch.setattr(synth, "borrowed", None)  # synthesising anything now would fail
+    assert np.array_equal(first, audio.synthesize(arrangement, plan, font, RATE, effects=False, store=store))
+
+
+@needs_fluidsynth
 def test_a_store_tells_spans_apart_by_what_sounds_in_them(tmp_path):
     arrangement, sections = song("calm")
     font, store = find_soundfont(), audio.SpanStore(tmp_path / "spans")
