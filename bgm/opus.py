@@ -118,7 +118,7 @@ class _Encoder:
             if size < 0:
                 raise RuntimeError(f"libopus could not encode a frame (error {size})")
             if k >= skip:
-                out.append(buffer.raw[:size])
+                out.append(ctypes.string_at(buffer, size))
         return out
 
     def close(self) -> None:
@@ -138,15 +138,26 @@ def encode(audio: np.ndarray, bitrate: int, *, complexity: int = COMPLEXITY, wor
     lookahead = probe.lookahead
     probe.close()
     frames = -(-(len(audio) + lookahead) // FRAME)  # enough to carry the last sample out
-    pcm = np.zeros((frames * FRAME, channels), dtype=np.float32)
-    pcm[: len(audio)] = audio
+    # Whole frames are read from ``audio`` itself; only the last ones, padded, from a copy (a padded
+    # copy of the song is 60 MB of fresh memory, slow to touch the first time).
+    audio = np.ascontiguousarray(audio, dtype=np.float32)
+    whole = len(audio) // FRAME
+    last = np.zeros(((frames - whole) * FRAME, channels), dtype=np.float32)
+    last[: len(audio) - whole * FRAME] = audio[whole * FRAME :]
 
     def piece(bounds: tuple[int, int]) -> list[bytes]:
         start, end = bounds
-        before = min(PREROLL_FRAMES, start)
+        skip = min(PREROLL_FRAMES, start)
+        first = start - skip
         encoder = _Encoder(channels, bitrate, complexity)
         try:
-            return encoder.packets(pcm[(start - before) * FRAME : end * FRAME], before)
+            out = []
+            if first < whole:
+                out = encoder.packets(audio[first * FRAME : min(end, whole) * FRAME], skip)
+                skip = max(0, skip - (min(end, whole) - first))
+            if end > whole:  # the same encoder goes on into the padded frames
+                out += encoder.packets(last[max(0, first - whole) * FRAME : (end - whole) * FRAME], skip)
+            return out
         finally:
             encoder.close()
 
