@@ -10,9 +10,9 @@ MusPy's pitch-class entropy, scale consistency, polyphony, pitch range and pitch
 windows, the shape of the line, the empty-beat rate and longest silence, the key by music21, novelty
 against bgm's training corpus and a classifier two-sample test (issue 11, "Measuring it"). The
 reference is the first part of 150 pieces of music21's corpus, measured the same way; the test is
-run against all of them and, per mood, against up to 60 melodies of that mood from the pieces
-training held out (a calm tune is by definition sparser than the corpus at large: bgm.moods). Prints a
-markdown table with a check per target, writes ``--json`` and one piano roll per mood.
+run against all of them and, per mood, against up to 40 pieces of that mood among those training
+held out, measured the same way (a calm tune is by definition sparser than the corpus at large:
+bgm.moods). Prints a markdown table with a check per target, writes ``--json`` and one piano roll per mood.
 """
 
 from __future__ import annotations
@@ -271,12 +271,12 @@ def markdown_table(result: dict) -> str:
         "auc",
     )
     row(
-        "... against held-out training melodies of the mood",
+        "... against held-out corpus pieces of the mood",
         f"≤ {AUC_MAX}",
         "",
         "auc_same_mood",
     )
-    row("held-out melodies of the mood", "", "", "corpus_same_mood", 0)
+    row("held-out corpus pieces of the mood", "", "", "corpus_same_mood", 0)
     return "\n".join(lines)
 
 

@@ -320,22 +320,14 @@ def tokens_to_melody(tokens: Sequence[str]) -> list[Note]:
     return notes
 
 
-def token_windows(tokens: Sequence[str]) -> list[dict]:
-    """The windows of a token stream's top line, measured as a song's melody track is."""
-    notes = [
-        muspy.Note(onset * STEP, pitch, steps * STEP, 64) for pitch, steps, onset in tokens_to_melody(tokens)
-    ]
-    music = muspy.Music(resolution=RESOLUTION, tracks=[muspy.Track(notes=notes)])
-    return window_metrics(music, len(tokens) * STEP)
-
-
 def held_out_by_mood(
-    per_mood: int = 60, cache: Path = ROOT / "bench" / "results" / "mood_reference.json"
+    per_mood: int = 40, cache: Path = ROOT / "bench" / "results" / "mood_reference.json"
 ) -> dict[str, list[dict]]:
-    """Up to ``per_mood`` melodies per mood from the pieces training holds out (its validation split,
-    as the default model was trained: seed 0), measured as songs are; cached. The first parts of
-    ``corpus_reference`` hold only 3-17 pieces of some moods, too few for a two-sample test whose
-    figure then moved by 0.15 between runs; these are the melodies the model learnt each mood from."""
+    """Up to ``per_mood`` pieces per mood from those training holds out (its validation split, as the
+    default model was trained: seed 0), each measured as ``corpus_reference`` measures a piece: its
+    first part, repeats expanded; cached. ``corpus_reference`` holds only 3-54 pieces of a mood, too
+    few for a two-sample test (its figure moved by 0.15 between runs); the model's own training
+    melodies would do, but they are read without their repeats, which a performance plays."""
     from bgm.training_defaults import DEFAULTS
     from training import corpus, dataset
 
@@ -346,20 +338,28 @@ def held_out_by_mood(
     sources, _ = corpus.collect(corpus.default_corpus_files())
     pieces, _ = corpus.load(sources, DEFAULTS.cache_dir, progress=False)
     _, held_out = dataset.split(dataset.label(pieces), DEFAULTS.validation, DEFAULTS.seed)
-    order = np.random.default_rng(0).permutation(len(held_out))
     reference: dict[str, list[dict]] = {}
-    for i in order:
-        item = held_out[int(i)]
-        chosen = reference.setdefault(item.mood, [])
-        if len(chosen) == per_mood:
-            continue
-        windows = token_windows(item.piece.tokens)
-        if windows:
-            chosen.append({"windows": windows})
+    with tempfile.TemporaryDirectory() as tmp:
+        for i in np.random.default_rng(0).permutation(len(held_out)):
+            item = held_out[int(i)]
+            chosen = reference.setdefault(item.mood, [])
+            if len(chosen) < per_mood:
+                record = _measured_piece(*_score_of(item.piece.source), Path(tmp) / "piece.mid")
+                if record is not None and record["training_mood"] == item.mood:  # the same piece
+                    chosen.append(record)
     cache.parent.mkdir(parents=True, exist_ok=True)
     cached[key] = reference
     cache.write_text(json.dumps(json_safe(cached)) + "\n")
     return reference
+
+
+def _score_of(source: str) -> tuple[str, int | None]:
+    """A cached piece's ``<file>#<score index>`` as (file, ABC tune number or None)."""
+    path, index = source.rsplit("#", 1)
+    if not path.endswith(".abc"):
+        return path, None
+    numbers = re.findall(r"^X:\s*(\d+)", Path(path).read_text(encoding="utf-8", errors="replace"), re.M)
+    return path, int(numbers[int(index)]) if int(index) < len(numbers) else None
 
 
 def training_melodies(cache_dir: Path | None = None, parse_missing: bool = True) -> list[list[Note]]:
@@ -529,24 +529,32 @@ def corpus_reference(
         for path, number in pool:  # the shuffled pool, until n pieces have a measurable window
             if len(pieces) == n:
                 break
-            midi_path = Path(tmp) / "piece.mid"
-            try:
-                with time_limit(PIECE_SECONDS):
-                    parsed = parse_piece(path, number)
-                    first_part_midi(parsed, midi_path)
-                    record = song_metrics(midi_path)
-                    record["training_mood"] = mood_of_piece(parsed, path)
-            except Exception as error:  # a piece music21 or MusPy cannot read: take the next one
-                print(f"  corpus: skipped {Path(path).name} #{number}: {error!r}", file=sys.stderr)
-                continue
-            if record["windows_measured"]:
-                record.pop("melody")
-                record["file"] = f"{Path(path).parent.name}/{Path(path).name}#{number or ''}"
+            record = _measured_piece(path, number, Path(tmp) / "piece.mid")
+            if record is not None:
                 pieces.append(record)
     cache.parent.mkdir(parents=True, exist_ok=True)
     cached[key] = pieces
     cache.write_text(json.dumps(json_safe(cached)) + "\n")
     return pieces
+
+
+def _measured_piece(path: str, number: int | None, midi_path: Path) -> dict | None:
+    """A corpus piece's first part measured as a song's melody, with the mood training gives the
+    piece; None for a piece music21 or MusPy cannot read or with no window to measure."""
+    try:
+        with time_limit(PIECE_SECONDS):
+            parsed = parse_piece(path, number)
+            first_part_midi(parsed, midi_path)
+            record = song_metrics(midi_path)
+            record["training_mood"] = mood_of_piece(parsed, path)
+    except Exception as error:
+        print(f"  corpus: skipped {Path(path).name} #{number}: {error!r}", file=sys.stderr)
+        return None
+    if not record["windows_measured"]:
+        return None
+    record.pop("melody")
+    record["file"] = f"{Path(path).parent.name}/{Path(path).name}#{number or ''}"
+    return record
 
 
 def json_safe(value):
