@@ -81,93 +81,34 @@ class Style:
 STYLES: dict[str, Style] = {
     # Flute over a warm pad and a whole-note bass: slow, soft, no drums, nothing to distract.
     "calm": Style(
-        "calm",
-        72,
-        73,
-        89,
-        32,
-        "none",
-        64,
-        "major",
-        (62, 86),
-        WHOLE,
-        WHOLE,
-        1.0,
-        1.0,
-        keys=(5, 2, 3, 0, 10, 7),
+        "calm", 72, 73, 89, 32, "none", 64, "major", (62, 86), WHOLE, WHOLE, 1.0, 1.0,
+        keys=(5, 2, 3, 0, 10, 7)
     ),
     # Piano tune, nylon-guitar chords on the beat, walking quarter bass, light kit at a brisk walk.
     "happy": Style(
-        "happy",
-        112,
-        0,
-        24,
-        33,
-        "light",
-        84,
-        "major",
-        (60, 84),
-        QUARTERS,
-        QUARTERS,
-        1.0,
-        1.0,
-        keys=(0, 2, 5, 7, 9, 10),
+        "happy", 112, 0, 24, 33, "light", 84, "major", (60, 84), QUARTERS, QUARTERS, 1.0, 1.0,
+        keys=(0, 2, 5, 7, 9, 10)
     ),
     # Piano over sustained strings, slow and quiet, in minor; the bass moves only on half bars.
     "sad": Style(
-        "sad", 66, 0, 48, 32, "none", 60, "minor", (55, 79), WHOLE, HALVES, 1.0, 1.0, keys=(2, 4, 9, 7, 0, 11)
+        "sad", 66, 0, 48, 32, "none", 60, "minor", (55, 79), WHOLE, HALVES, 1.0, 1.0,
+        keys=(2, 4, 9, 7, 0, 11)
     ),
     # French horn over strings and a contrabass, loud, full drums; major because the corpus
     # labels hymn-like chorales "epic" (bgm.moods), and heroic themes sit in major.
     "epic": Style(
-        "epic",
-        96,
-        60,
-        48,
-        43,
-        "driving",
-        100,
-        "major",
-        (55, 79),
-        WHOLE,
-        EIGHTHS,
-        1.0,
-        1.0,
-        keys=(2, 0, 3, 10, 5),
+        "epic", 96, 60, 48, 43, "driving", 100, "major", (55, 79), WHOLE, EIGHTHS, 1.0, 1.0,
+        keys=(2, 0, 3, 10, 5)
     ),
     # Pizzicato strings over a string pad and a pulsing synth bass in eighths, fast, minor.
     "tense": Style(
-        "tense",
-        132,
-        45,
-        49,
-        38,
-        "driving",
-        92,
-        "minor",
-        (60, 84),
-        WHOLE,
-        EIGHTHS,
-        1.05,
-        1.0,
-        keys=(4, 0, 2, 6, 11, 7),
+        "tense", 132, 45, 49, 38, "driving", 92, "minor", (60, 84), WHOLE, EIGHTHS, 1.05, 1.0,
+        keys=(4, 0, 2, 6, 11, 7)
     ),
     # Clarinet with off-beat piano chords and a bouncing bass: jig-like, light and quick.
     "playful": Style(
-        "playful",
-        120,
-        71,
-        0,
-        32,
-        "light",
-        80,
-        "major",
-        (64, 88),
-        OFFBEATS,
-        BOUNCE,
-        1.1,
-        1.0,
-        keys=(7, 2, 9, 0, 5, 4),
+        "playful", 120, 71, 0, 32, "light", 80, "major", (64, 88), OFFBEATS, BOUNCE, 1.1, 1.0,
+        keys=(7, 2, 9, 0, 5, 4)
     ),
 }
 
