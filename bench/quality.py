@@ -127,6 +127,10 @@ def mood_report(
     figures["auc"] = two_sample(windows, [p["windows"] for p in corpus_pieces])
     checks["auc"] = figures["auc"] <= AUC_MAX
     same = [p["windows"] for p in same_mood]
+    # The mood's own pieces: a calm tune is sparse by definition, so it is judged against calm pieces too.
+    own = {figure: summary(same_mood, figure) for _, figure, target in ROWS if isinstance(target, str)}
+    figures["same_mood_corpus"] = own
+    checks["same_mood"] = {f: judge(t, figures[f], own[f]) for _, f, t in ROWS if isinstance(t, str)}
     auc = figures["auc_same_mood"] = two_sample(windows, same) if mood != "all" else math.nan
     figures["corpus_same_mood"] = len(same) if mood != "all" else math.nan
     checks["auc_same_mood"] = None if math.isnan(auc) else auc <= AUC_MAX
@@ -277,6 +281,28 @@ def markdown_table(result: dict) -> str:
         "auc_same_mood",
     )
     row("held-out corpus pieces of the mood", "", "", "corpus_same_mood", 0)
+    return "\n".join(lines)
+
+
+def same_mood_table(result: dict) -> str:
+    """The figures with a corpus-relative target, judged against the held-out pieces of each mood
+    (the song's figure, then that mood's corpus mean ± sd)."""
+    moods = [m for m in result["moods"] if m != "all"]
+    lines = ["| melody | target | " + " | ".join(moods) + " |", "|---|---|" + "---|" * len(moods)]
+    for label, figure, target in ROWS:
+        if not isinstance(target, str):
+            continue
+        cells = []
+        for m in moods:
+            report = result["moods"][m]
+            own = report["figures"]["same_mood_corpus"][figure]
+            check = report["checks"]["same_mood"][figure]
+            digits = 3 if figure == "scale_consistency" else 2
+            cell = (
+                f"{report['figures'][figure]:.{digits}f} ({own['mean']:.{digits}f} ± {own['sd']:.{digits}f})"
+            )
+            cells.append(cell + {True: " ✓", False: " ✗", None: ""}[check])
+        lines.append(f"| {label} | {_target_text(target)} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -480,6 +506,10 @@ def main(argv: list[str] | None = None) -> int:
 
     print()
     print(markdown_table(result))
+    print()
+    print("Against the held-out corpus pieces of each mood (song figure, then their mean ± sd):")
+    print()
+    print(same_mood_table(result))
     print()
     print("seconds per stage: " + ", ".join(f"{k} {v}" for k, v in result["timings"].items()))
     args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -9,9 +9,10 @@ onset" tokens could otherwise swallow bars (the shipped v2 went silent for 17
 beats). Pitches outside the register and leaps over an octave are ruled out,
 and every leap is made a little less likely the wider it is, a repeated note
 too (a tune moves mostly by step; a small model trained briefly spreads its
-guesses over the chord tones around the last note). No note is longer than
-a half note before a part's last bar. A part ends on a cadence: its last bar
-opens with the tonic, which also tells a minor tune from its relative major.
+guesses over the chord tones around the last note). No note of a lead that
+dies away (a piano) is longer than a dotted half before a part's last bar. A
+part ends on a cadence: its last bar opens with the tonic, which also tells a
+minor tune from its relative major.
 """
 
 from __future__ import annotations
@@ -20,11 +21,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from bgm.instruments import sustains
 from bgm.tokens import DURATIONS, onset_token, parse_token
 
 # Pitch classes of C major / A natural minor, plus G#, the leading tone of A minor.
 SCALE = {"major": (0, 2, 4, 5, 7, 9, 11), "minor": (0, 2, 4, 5, 7, 8, 9, 11)}
 TONIC = {"major": 0, "minor": 9}  # C major, A minor (bgm/melody.py NORMAL_TONIC)
+HOLDING = 16  # Rules.longest for a lead that sustains: a whole bar
 
 
 @dataclass(frozen=True)
@@ -37,13 +40,19 @@ class Rules:
     max_leap: int = 12
     leap_cost: float = 0.15  # log-probability taken per semitone of a leap beyond a whole step
     repeat_cost: float = 1.0  # log-probability taken from striking the last pitch again
-    # The longest note (steps) before the part's last bar: a tune held for a whole bar mid-phrase
-    # stalls, and a piano lead's note dies away into silence. A longer note the model picks is
-    # struck this long instead (same pitch).
-    longest: int = 8
+    # The longest note (steps) before the part's last bar: a piano lead's note held for a whole bar
+    # dies away into silence mid-phrase, so a lead that dies away holds a dotted half at most (a
+    # longer note the model picks is struck this long instead, same pitch); a lead that sustains
+    # may hold a whole bar (``HOLDING``), as slow airs do.
+    longest: int = 12
     # The rules above choose which note, not whether one starts: the notes' share of the step is
     # scaled back to the model's, or every penalty would hold the last note longer instead.
     keep_onset_odds: bool = True
+
+
+def longest_note(lead: int) -> int:
+    """``Rules.longest`` for a melody played by General MIDI program ``lead``."""
+    return HOLDING if sustains(lead) else Rules.longest
 
 
 @dataclass

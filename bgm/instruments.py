@@ -64,6 +64,18 @@ _BY_KEY = {_key(name): program for program, name in enumerate(GM_NAMES)} | {
 }
 
 
+# GM programs (from 0) whose note dies away once struck: pianos, chromatic percussion, guitars,
+# basses, pizzicato, harp, timpani, the plucked ethnic ones (sitar to kalimba), percussion and
+# effects. The rest (organs, bowed strings, ensembles, brass, reeds, pipes, synth leads and pads,
+# bagpipe, fiddle, shanai) hold a note as long as it is written.
+DECAYING = frozenset([*range(0, 16), *range(24, 40), 45, 46, 47, *range(104, 109), *range(112, 128)])
+
+
+def sustains(program: int) -> bool:
+    """Whether General MIDI ``program`` (from 0) holds a long note at full voice."""
+    return program not in DECAYING
+
+
 def name(program: int) -> str:
     return GM_NAMES[program]
 

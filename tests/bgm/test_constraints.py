@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from bgm.constraints import Constraints, Rules
+from bgm.constraints import Constraints, Rules, longest_note
 from bgm.tokens import HOLD
 
 VOCAB = (HOLD, "60:4", "61:4", "62:4", "64:4", "79:4", "50:4", "72:4", "68:4")
@@ -111,6 +111,13 @@ def test_a_note_longer_than_a_half_is_struck_as_a_half_until_the_last_bar():
     assert p[2] / p.sum() == pytest.approx(0.4 / 0.5 * 0.8) and p[0] / p.sum() == pytest.approx(0.2)
     c.advance(np.array([2]))
     assert np.exp(c.apply(logits)[0])[1] > 0  # the last bar (the cadence) may hold as long as it likes
+
+
+def test_a_lead_that_dies_away_holds_a_dotted_half_at_most_and_one_that_sustains_a_bar():
+    piano, pizzicato, marimba, guitar = 0, 45, 12, 24
+    flute, violin, horn, organ, bagpipe = 73, 40, 60, 19, 109
+    assert {longest_note(p) for p in (piano, pizzicato, marimba, guitar)} == {12}
+    assert {longest_note(p) for p in (flute, violin, horn, organ, bagpipe)} == {16}
 
 
 def test_striking_the_last_pitch_again_costs_a_little():
