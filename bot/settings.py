@@ -18,6 +18,7 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator, model_vali
 from pydantic_settings import NoDecode
 
 from bgm.settings import Settings
+from bgm.training_defaults import DEFAULTS
 from bot.tracks.database import records_url
 from bot.tracks.songs import Retention
 
@@ -129,7 +130,8 @@ class BotSettings(Settings):
     train_args: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="extra flags, e.g. --units 64 --samples-per-epoch 100000"
     )
-    train_epochs: int = Field(5, ge=1)
+    # `bgm train`'s own default, so /bgm train from_scratch trains the shipped model's recipe.
+    train_epochs: int = Field(DEFAULTS.epochs, ge=1)
     train_max_epochs: int = Field(50, ge=1)
     train_timeout_s: float = Field(6 * 3600, gt=0)
     live_wait_s: float = Field(180.0, gt=0, description="how long to wait for the server to load a version")
