@@ -117,6 +117,20 @@ class Constraints:
                 out[r] = logits[r]
         return out
 
+    def keep_rhythm(self, logits: np.ndarray, row: int, source: int) -> np.ndarray:
+        """``logits`` (this step's, ruled) with ``row`` left to tokens of ``source``'s rhythm: a hold
+        where it holds, else a note of its length at any pitch (a phrase plan's echo). Unchanged where
+        nothing would be left, or where the row has rested so long it must strike."""
+        if not self.is_onset[source] and self.must_strike(row):
+            return logits
+        same = (self.is_onset == self.is_onset[source]) & (self.steps == self.steps[source])
+        kept = np.where(same, logits[row], -np.inf)
+        if not np.isfinite(kept).any():
+            return logits
+        out = logits.copy()
+        out[row] = kept
+        return out
+
     def _cut_long_notes(self, logits: np.ndarray) -> np.ndarray:
         """``logits`` with each too-long note's chance moved to the same note at the longest length."""
         out = logits.copy()

@@ -1,34 +1,58 @@
-"""Phrase form inside a part: which bars repeat an earlier bar of the same part.
+"""Phrase form inside a part: which bars repeat or echo an earlier bar of the same part.
 
 A tune people remember states an idea, says it again, departs and comes
 back. Each part follows a plan over its bars: ``plan(bars)[b]`` is the bar
-that bar ``b`` starts as a copy of, or ``None`` for a bar the model writes
-freely. The copies are fed to the model as if it had chosen them, so what it
-writes next follows on from them, and the free bar after a copy is its
-variation (a a' b a''). Song form (verse, chorus, bridge) sits above this.
+that bar ``b`` starts as a copy of, an ``Echo`` of the bar whose rhythm bar
+``b`` keeps while the model writes new pitches to it, or ``None`` for a bar
+the model writes freely. Copies are fed to the model as if it had chosen
+them, so what it writes next follows on from them, and the free bar after a
+copy is its variation (a a' b a''). Song form (verse, chorus, bridge) sits
+above this.
 """
 
 from __future__ import annotations
 
-# 8 bars: A (bars 0-1), A' (0 again, then a new answer), B (free), A'' (0 again, a new cadence).
-PLANS: dict[int, tuple[int | None, ...]] = {
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Echo:
+    """A bar that keeps bar ``bar``'s rhythm (its onsets and their lengths) with new pitches."""
+
+    bar: int
+
+
+# 8 bars: A (bars 0-1), A' (0 again, then a new answer), B (free), A'' (0's rhythm, a new cadence).
+# The return echoes bar 0 (a tune whose returns are literal, a reel's, copies it: ``plan``).
+PLANS: dict[int, tuple[int | Echo | None, ...]] = {
     4: (None, None, 0, None),
-    8: (None, None, 0, None, None, None, 0, None),
-    12: (None, None, 0, None, None, None, 4, None, None, None, 0, None),
+    8: (None, None, 0, None, None, None, Echo(0), None),
+    12: (None, None, 0, None, None, None, 4, None, None, None, Echo(0), None),
 }
 
 
-def plan(bars: int) -> tuple[int | None, ...]:
-    """The plan of a part of ``bars`` bars (free bars only when no plan fits)."""
-    if bars in PLANS:
-        return PLANS[bars]
-    return tuple(PLANS[8][b % 8] if bars >= 8 else None for b in range(bars))
+def plan(bars: int, literal_returns: bool = False) -> tuple[int | Echo | None, ...]:
+    """The plan of a part of ``bars`` bars (free bars only when no plan fits); with
+    ``literal_returns`` every echo is a copy."""
+    chosen = PLANS.get(bars) or tuple(PLANS[8][b % 8] if bars >= 8 else None for b in range(bars))
+    if literal_returns:
+        return tuple(source.bar if isinstance(source, Echo) else source for source in chosen)
+    return chosen
 
 
-def forced(tokens_so_far: list[int], step: int, bar: int, plan_: tuple[int | None, ...]) -> int | None:
-    """The token forced at ``step`` of a part by ``plan_`` (``None``: the model chooses)."""
+def _source(tokens_so_far: list[int], step: int, bar: int, plan_, kind: type) -> int | None:
     b = step // bar
     source = plan_[b] if b < len(plan_) else None
-    if source is None:
+    if not isinstance(source, kind):
         return None
-    return tokens_so_far[source * bar + step % bar]
+    return tokens_so_far[(source if kind is int else source.bar) * bar + step % bar]
+
+
+def forced(tokens_so_far: list[int], step: int, bar: int, plan_: tuple[int | Echo | None, ...]) -> int | None:
+    """The token forced at ``step`` of a part by ``plan_`` (``None``: the model chooses)."""
+    return _source(tokens_so_far, step, bar, plan_, int)
+
+
+def echoed(tokens_so_far: list[int], step: int, bar: int, plan_: tuple[int | Echo | None, ...]) -> int | None:
+    """The token whose rhythm ``step`` keeps under ``plan_`` (``None``: no echo here)."""
+    return _source(tokens_so_far, step, bar, plan_, Echo)

@@ -54,6 +54,10 @@ class Style:
     temperature: float  # sampling defaults for the melody model
     top_p: float
     keys: tuple[int, ...] = (0, 2, 5, 7)  # tonics (pitch classes) a song of this mood is drawn in
+    # Whether a phrase's return repeats its opening note for note (bgm.phrases), as the corpus's
+    # dance tunes of tense and playful do (a bar's intervals repeated in 30-33% of their bars), or
+    # keeps its rhythm with new pitches, as the airs of the other moods do (13-18%).
+    literal_returns: bool = False
 
     def __post_init__(self) -> None:
         programs = (self.melody_program, self.harmony_program, self.bass_program)
@@ -103,12 +107,12 @@ STYLES: dict[str, Style] = {
     # Pizzicato strings over a string pad and a pulsing synth bass in eighths, fast, minor.
     "tense": Style(
         "tense", 132, 45, 49, 38, "driving", 92, "minor", (60, 84), WHOLE, EIGHTHS, 1.05, 1.0,
-        keys=(4, 0, 2, 6, 11, 7)
+        keys=(4, 0, 2, 6, 11, 7), literal_returns=True
     ),
     # Clarinet with off-beat piano chords and a bouncing bass: jig-like, light and quick.
     "playful": Style(
         "playful", 120, 71, 0, 32, "light", 80, "major", (64, 88), OFFBEATS, BOUNCE, 1.1, 1.0,
-        keys=(7, 2, 9, 0, 5, 4)
+        keys=(7, 2, 9, 0, 5, 4), literal_returns=True
     ),
 }
 

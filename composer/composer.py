@@ -182,7 +182,7 @@ class Composer:
         # A melody network writes in C major / A minor: the rules and phrase plans are written for that.
         lead = style.melody_program if request.lead is None else request.lead
         rules = Rules(mode=chosen.mode, longest=longest_note(lead)) if info.normalised_key else None
-        plan = phrases.plan(bars) if info.position_period else None
+        plan = phrases.plan(bars, style.literal_returns) if info.position_period else None
         opening = self._opening(request.primer, info, chosen.mode, bars * BAR_STEPS)
         if progress:
             progress(Stage.FIRST_PARTS)

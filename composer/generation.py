@@ -13,9 +13,9 @@ stays the same).
 
 On top of the model: ``Constraints`` (bgm/constraints.py) adjust the logits
 before sampling, and a phrase plan (bgm/phrases.py) forces the bars that
-repeat an earlier bar; an ``opening`` (a user's primer, bgm/primer.py) forces
-a row's first steps. A forced token is fed to the model as if it had chosen
-it.
+repeat an earlier bar and keeps the rhythm of those that echo one; an
+``opening`` (a user's primer, bgm/primer.py) forces a row's first steps. A
+forced token is fed to the model as if it had chosen it.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from bgm import contract, melody
 from bgm.constraints import Constraints, Rules
 from bgm.contract import ModelInfo
 from bgm.melody import BAR
-from bgm.phrases import forced
+from bgm.phrases import echoed, forced
 from composer.client import ModelClient
 
 Choose = Callable[[np.ndarray], np.ndarray]
@@ -94,6 +94,10 @@ class Generator:
             logits = await self._logits(rows)
             if constraints is not None:
                 logits = constraints.apply(logits)
+                for r in range(len(rows.history) if plan is not None else 0):
+                    echo = echoed(rows.history[r, start:].tolist(), t, BAR, plan)
+                    if echo is not None:
+                        logits = constraints.keep_rhythm(logits, r, echo)
             ids = self.choose(logits).astype(np.int32)
             if plan is not None:
                 for r in range(len(ids)):

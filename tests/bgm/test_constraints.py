@@ -133,3 +133,25 @@ def test_the_cadence_step_strikes_the_tonic():
     assert set(np.flatnonzero(np.isfinite(out[0]))) == {1, 7}  # C4 and C5: no HOLD, no other pitch
     minor = Constraints(VOCAB, Rules(mode="minor"), 1, cadence=0).apply(np.zeros((1, len(VOCAB))))
     assert np.isfinite(minor[0]).all()  # no A in this vocabulary: nothing is left, so the model decides
+
+
+def test_an_echo_keeps_the_rhythm_of_its_source_and_leaves_the_pitch_to_the_model():
+    vocab = (HOLD, "60:4", "62:4", "64:2", "67:4")
+    c = Constraints(vocab, Rules(leap_cost=0.0), 2)
+    logits = c.apply(np.zeros((2, len(vocab))))
+    echo = c.keep_rhythm(logits, 0, source=1)  # a quarter note: any pitch, only as a quarter
+    assert set(np.flatnonzero(np.isfinite(echo[0]))) == {1, 2, 4}
+    assert (echo[1] == logits[1]).all()  # the other row writes freely
+    assert set(np.flatnonzero(np.isfinite(c.keep_rhythm(logits, 0, source=0)[0]))) == {0}  # a hold
+
+
+def test_an_echo_gives_way_to_the_rests_bound_and_to_a_vocabulary_without_its_rhythm():
+    c = _constraints(rows=1, max_rest=2)
+    for _ in range(2):
+        c.advance(np.array([0]))
+    logits = c.apply(np.zeros((1, len(VOCAB))))
+    assert (c.keep_rhythm(logits, 0, source=0) == logits).all()  # silent too long: a note, not a hold
+    short = Constraints((HOLD, "60:4", "62:2"), Rules(), 1)
+    ruled = short.apply(np.zeros((1, 3)))
+    ruled[0, 2] = -np.inf
+    assert (short.keep_rhythm(ruled, 0, source=2) == ruled).all()  # no eighth left: the rules decide

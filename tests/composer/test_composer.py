@@ -198,15 +198,17 @@ def test_a_melody_song_is_one_line_in_a_key_of_its_mood(lstm_server):
         assert sum(key.in_scale(o.pitches[0]) for o in onsets) >= 0.9 * len(onsets)
 
 
-def test_a_melody_part_repeats_its_first_bar_where_the_phrase_plan_says(lstm_server):
+def test_a_melody_part_repeats_its_first_bar_and_echoes_its_rhythm_where_the_phrase_plan_says(lstm_server):
     song, _ = _compose(lstm_server, ComposeRequest("happy", "medium", seed=4))
     for section in song.sections:
         part = song.tokens[section.start : section.start + section.steps]
         bars = [decode(list(part[b * 16 : (b + 1) * 16])) for b in range(8)]
-        for copy in (2, 6):  # a a' b a'': bars 3 and 7 open like bar 1 ...
-            first, again = {(o.step, o.pitches) for o in bars[0]}, {(o.step, o.pitches) for o in bars[copy]}
-            # ... but for a note struck where the copy's opening rest would have made too long a silence
-            assert first <= again and len(again - first) <= 1, (section.name, copy)
+        # a a' b a'': bar 3 opens like bar 1, bar 7 keeps bar 1's rhythm with pitches of its own ...
+        for again, what in ((2, lambda o: (o.step, o.pitches)), (6, lambda o: (o.step, o.steps))):
+            first, later = {what(o) for o in bars[0]}, {what(o) for o in bars[again]}
+            # ... but for a note struck where the opening rest would have made too long a silence
+            assert first <= later and len(later - first) <= 1, (section.name, again)
+        assert [o.pitches for o in bars[6]] != [o.pitches for o in bars[0]], section.name
 
 
 def lazy(logits, temperature, top_p, rng):
