@@ -24,14 +24,15 @@ class Echo:
 
 # 8 bars: A (bars 0-1), A' (0 again, then a new answer), B (free), A'' (0's rhythm, a new cadence).
 # The return echoes bar 0 (a tune whose returns are literal, a reel's, copies it: ``plan``).
-PLANS: dict[int, tuple[int | Echo | None, ...]] = {
+Plan = tuple[int | Echo | None, ...]
+PLANS: dict[int, Plan] = {
     4: (None, None, 0, None),
     8: (None, None, 0, None, None, None, Echo(0), None),
     12: (None, None, 0, None, None, None, 4, None, None, None, Echo(0), None),
 }
 
 
-def plan(bars: int, literal_returns: bool = False) -> tuple[int | Echo | None, ...]:
+def plan(bars: int, literal_returns: bool = False) -> Plan:
     """The plan of a part of ``bars`` bars (free bars only when no plan fits); with
     ``literal_returns`` every echo is a copy."""
     chosen = PLANS.get(bars) or tuple(PLANS[8][b % 8] if bars >= 8 else None for b in range(bars))
@@ -40,19 +41,18 @@ def plan(bars: int, literal_returns: bool = False) -> tuple[int | Echo | None, .
     return chosen
 
 
-def _source(tokens_so_far: list[int], step: int, bar: int, plan_, kind: type) -> int | None:
+def _entry(plan_: Plan, step: int, bar: int) -> int | Echo | None:
     b = step // bar
-    source = plan_[b] if b < len(plan_) else None
-    if not isinstance(source, kind):
-        return None
-    return tokens_so_far[(source if kind is int else source.bar) * bar + step % bar]
+    return plan_[b] if b < len(plan_) else None
 
 
-def forced(tokens_so_far: list[int], step: int, bar: int, plan_: tuple[int | Echo | None, ...]) -> int | None:
+def forced(tokens_so_far: list[int], step: int, bar: int, plan_: Plan) -> int | None:
     """The token forced at ``step`` of a part by ``plan_`` (``None``: the model chooses)."""
-    return _source(tokens_so_far, step, bar, plan_, int)
+    source = _entry(plan_, step, bar)
+    return tokens_so_far[source * bar + step % bar] if isinstance(source, int) else None
 
 
-def echoed(tokens_so_far: list[int], step: int, bar: int, plan_: tuple[int | Echo | None, ...]) -> int | None:
+def echoed(tokens_so_far: list[int], step: int, bar: int, plan_: Plan) -> int | None:
     """The token whose rhythm ``step`` keeps under ``plan_`` (``None``: no echo here)."""
-    return _source(tokens_so_far, step, bar, plan_, Echo)
+    source = _entry(plan_, step, bar)
+    return tokens_so_far[source.bar * bar + step % bar] if isinstance(source, Echo) else None

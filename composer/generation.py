@@ -29,7 +29,7 @@ from bgm import contract, melody
 from bgm.constraints import Constraints, Rules
 from bgm.contract import ModelInfo
 from bgm.melody import BAR
-from bgm.phrases import echoed, forced
+from bgm.phrases import Plan, echoed, forced
 from composer.client import ModelClient
 
 Choose = Callable[[np.ndarray], np.ndarray]
@@ -80,7 +80,7 @@ class Generator:
         rows: Rows,
         steps: int,
         rules: Rules | None = None,
-        plan: tuple[int | None, ...] | None = None,
+        plan: Plan | None = None,
         opening: dict[int, list[int]] | None = None,
     ) -> np.ndarray:
         """[rows, steps] token ids continuing each row's history (which moves on with them);
