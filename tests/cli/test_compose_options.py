@@ -19,7 +19,7 @@ from cli.main import main
 from tests.bgm.test_primer import BAD, TUNE, midi_bytes
 
 ROOT = Path(__file__).parents[2]
-MODELS = ROOT / "models"  # the shipped default model (stable: version 3)
+MODELS = ROOT / "models"  # the shipped default model (the version labelled stable)
 BAR_TICKS = 4 * 480
 
 
