@@ -12,6 +12,7 @@ above this.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 
@@ -46,13 +47,13 @@ def _entry(plan_: Plan, step: int, bar: int) -> int | Echo | None:
     return plan_[b] if b < len(plan_) else None
 
 
-def forced(tokens_so_far: list[int], step: int, bar: int, plan_: Plan) -> int | None:
+def forced(tokens_so_far: Sequence[int], step: int, bar: int, plan_: Plan) -> int | None:
     """The token forced at ``step`` of a part by ``plan_`` (``None``: the model chooses)."""
     source = _entry(plan_, step, bar)
     return tokens_so_far[source * bar + step % bar] if isinstance(source, int) else None
 
 
-def echoed(tokens_so_far: list[int], step: int, bar: int, plan_: Plan) -> int | None:
+def echoed(tokens_so_far: Sequence[int], step: int, bar: int, plan_: Plan) -> int | None:
     """The token whose rhythm ``step`` keeps under ``plan_`` (``None``: no echo here)."""
     source = _entry(plan_, step, bar)
     return tokens_so_far[source.bar * bar + step % bar] if isinstance(source, Echo) else None

@@ -94,8 +94,9 @@ class Generator:
             logits = await self._logits(rows)
             if constraints is not None:
                 logits = constraints.apply(logits)
-                for r in range(len(rows.history) if plan is not None else 0):
-                    echo = echoed(rows.history[r, start:].tolist(), t, BAR, plan)
+            if constraints is not None and plan is not None:
+                for r, part in enumerate(rows.history[:, start:]):
+                    echo = echoed(part, t, BAR, plan)
                     if echo is not None:
                         logits = constraints.keep_rhythm(logits, r, echo)
             ids = self.choose(logits).astype(np.int32)
