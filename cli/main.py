@@ -133,7 +133,7 @@ def _add_train(sub: argparse._SubParsersAction, common: argparse.ArgumentParser)
         "--lr-decay",
         type=float,
         default=DEFAULTS.lr_decay,
-        help="the learning rate's factor per epoch (default: 1, constant; e.g. 0.6 to fine-tune)",
+        help=f"the learning rate's factor per epoch (default: {DEFAULTS.lr_decay}; 1 keeps it constant)",
     )
     p.add_argument("--workers", type=int, default=None, help="parsing processes (default: all cores)")
     p.add_argument(
