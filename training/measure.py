@@ -91,7 +91,7 @@ def _logits(model: keras.Model, config: ModelConfig, ids: np.ndarray, phases: np
         "lookback": np.stack([melody.lookbacks(row)[n - w + 1 :] for row in extended]),
     }
     # predict_on_batch runs Keras's compiled predict function (traced once): an eager call of a
-    # recurrent network costs ~0.8 s of Python per step on 2 cores, 200 s for the gate's songs.
+    # recurrent network costs ~0.8 s of Python per step on 2 cores (200 s for a tiny model's gate).
     out = np.asarray(model.predict_on_batch(_inputs(model, x)))
     return out[:, -1] if out.ndim == 3 else out
 
