@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import io
 import shutil
 import socket
@@ -153,6 +154,14 @@ async def test_commands_are_synced_to_the_guild(shared_server, tmp_path, restore
         assert {o["name"] for o in options["train"]["options"]} == {"start", "status", "cancel"}
         assert {o["name"] for o in options["model"]["options"]} == {"list", "promote", "rollback"}
         fake.assert_no_unknown_routes()
+
+
+async def test_what_the_bot_starts_with_is_left_out_of_full_garbage_collections(
+    shared_server, tmp_path, restore_discord
+):
+    async with FakeDiscord() as fake, bot_against(fake, shared_server, tmp_path):
+        frozen = gc.get_freeze_count()  # TensorFlow, discord.py, the bot: walked by no full pass
+        assert frozen > 100_000 and len(gc.get_objects()) < frozen / 2
 
 
 async def test_compose_is_deferred_then_answered_with_midi_audio_and_an_embed(
