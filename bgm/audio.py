@@ -8,7 +8,6 @@ import importlib.util
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack
 from pathlib import Path
 
 import numpy as np
@@ -199,7 +198,7 @@ def synthesize(
             found = store.get(key)
             if found is not None:
                 return found
-        with synth.borrowed(soundfont, rate, effects=effects) as synthesizer:
+        with synth.fresh(soundfont, rate, effects=effects) as synthesizer:
             rendered = synthesizer.render(programs, events, frame(span.end) - origin)
         if store is not None:
             store.put(key, rendered)
@@ -357,15 +356,14 @@ def levelled(audio: np.ndarray, rate: int, loop: bool = False) -> np.ndarray:
     return loops.around(audio, rate, lambda a: level_in_place(a, rate))
 
 
-def warm_up(soundfont: str | Path, workers: int | None = None) -> None:
-    """A synthesiser per core made now, with ``soundfont`` loaded, kept for the first song."""
+def warm_up(soundfont: str | Path) -> None:
+    """The library loaded and ``soundfont`` read once now (into the page cache), before the first song."""
     try:
         synth.library()
     except OSError as error:
         raise RuntimeError(f"libfluidsynth is not installed: {error}") from None
-    with ExitStack() as stack:
-        for _ in range(workers or os.cpu_count() or 1):
-            stack.enter_context(synth.borrowed(soundfont, RATE))
+    with synth.fresh(soundfont, RATE):
+        pass
 
 
 def render(

@@ -3,8 +3,8 @@
 The same synthesiser, SoundFont, gain, reverb and chorus as the ``fluidsynth`` program, without a
 process, a MIDI file to parse or a WAV file to read back per render. ctypes lets go of the GIL
 while the library renders, so synths on several threads use several cores. A SoundFont loads in a
-few tens of milliseconds (samples are read when a program first needs them); synths are kept for the
-next song of the process (a render worker makes many).
+few tens of milliseconds (samples are read when a program first needs them), so each render has a
+fresh synth: one that has played before sounds slightly different.
 """
 
 from __future__ import annotations
@@ -84,7 +84,7 @@ class Event:
 
 
 class Synth:
-    """One FluidSynth with one SoundFont loaded; ``render`` is used by one thread at a time."""
+    """One FluidSynth with one SoundFont loaded, for one ``render``."""
 
     def __init__(self, soundfont: str | Path, rate: int, *, effects: bool = True, gain: float = GAIN) -> None:
         """``effects``: FluidSynth's reverb and chorus, as its program has them (off: dry)."""
@@ -101,7 +101,7 @@ class Synth:
         lib.fluid_settings_setint(self._settings, b"synth.reverb.active", int(effects))
         lib.fluid_settings_setint(self._settings, b"synth.chorus.active", int(effects))
         self._synth = lib.new_fluid_synth(self._settings)
-        self._written = 0  # frames since the synth started: where its next block boundary is
+        self._used = False
         if not self._synth:
             lib.delete_fluid_settings(self._settings)
             raise RuntimeError("FluidSynth could not start a synthesiser")
@@ -116,15 +116,12 @@ class Synth:
             self._synth = None
 
     def render(self, programs: dict[int, int], events: Iterable[Event], frames: int) -> np.ndarray:
-        """Stereo float32 audio of ``events`` from silence: at least ``frames`` long, then on until
-        the last note's release and the reverb have died away."""
+        """Stereo float32 audio of ``events``: at least ``frames`` long, then on until the last note's
+        release and the reverb have died away."""
         lib, synth = self._lib, self._synth
-        # Finish the block under way, then reset: notes start on the same block boundaries as in a new
-        # synth (off by up to 63 frames they would not add up with other renders), and no note,
-        # controller or effect tail is left from before. What stays is the library's own: a recycled
-        # voice starts a few milliseconds differently (-53 dB measured), as within any long render.
-        self._write(np.zeros((BLOCK, 2), dtype=np.float32), 0, -self._written % BLOCK)
-        lib.fluid_synth_system_reset(synth)
+        if self._used:
+            raise RuntimeError("a synth renders once: one that has played sounds different (see fresh)")
+        self._used = True
         for channel, program in programs.items():
             lib.fluid_synth_program_change(synth, channel, program)
         events = sorted(events)
@@ -152,26 +149,16 @@ class Synth:
         if frames > 0:
             base = out.ctypes.data
             self._lib.fluid_synth_write_float(self._synth, frames, base, 2 * start, 2, base, 2 * start + 1, 2)
-            self._written += frames
-
-
-_idle: dict[tuple[str, int, bool], list[Synth]] = {}
-_idle_lock = threading.Lock()
 
 
 @contextmanager
-def borrowed(soundfont: str | Path, rate: int, *, effects: bool = True) -> Iterator[Synth]:
-    """A synth with ``soundfont`` loaded at ``rate``, kept for the next caller once this one is done."""
-    key = (str(soundfont), rate, effects)
-    with _idle_lock:
-        idle = _idle.setdefault(key, [])
-        synth = idle.pop() if idle else None
-    if synth is None:
-        synth = Synth(soundfont, rate, effects=effects)
+def fresh(soundfont: str | Path, rate: int, *, effects: bool = True) -> Iterator[Synth]:
+    """A new synth with ``soundfont`` loaded, closed when done: one per render. A used synth keeps
+    what no reset clears (its chorus and reverb modulation, its recycled voices), so the same notes
+    came out up to -43 dB different after other songs, and a seed did not give the same file twice.
+    Making one costs ~30 ms (the SoundFont's samples come from the page cache)."""
+    synthesizer = Synth(soundfont, rate, effects=effects)
     try:
-        yield synth
-    except BaseException:
-        synth.close()  # it may be half-way through a render: not worth keeping
-        raise
-    with _idle_lock:
-        _idle[key].append(synth)
+        yield synthesizer
+    finally:
+        synthesizer.close()

@@ -48,16 +48,12 @@ def _rms(x: np.ndarray) -> float:
     return float(np.sqrt(np.mean(x.astype(np.float64) ** 2)))
 
 
-def test_a_reused_synth_renders_as_a_new_one():
-    """Each render starts on a FluidSynth block boundary with nothing left from the one before; a
-    recycled voice starts a few milliseconds differently, as it does within any long render. (Dry:
-    the reverb's modulation runs on between renders, so its tail may differ in phase.)"""
-    fresh = synth.Synth(find_soundfont(), RATE, effects=False).render(PROGRAMS, _events(), RATE)
-    reused = synth.Synth(find_soundfont(), RATE, effects=False)
-    reused.render({0: 73}, _events(0.7), RATE // 3)  # another song, ending mid-block
-    again = reused.render(PROGRAMS, _events(), RATE)
-    assert again.shape == fresh.shape
-    assert _rms(again - fresh) < 10 ** (-40 / 20) * _rms(fresh)  # out of step by a part of a block: -3 dB
+def test_a_synth_renders_once():
+    """One that has played keeps what no reset clears (chorus and reverb modulation, recycled voices)."""
+    used = synth.Synth(find_soundfont(), RATE, effects=False)
+    used.render(PROGRAMS, _events(0.5), RATE // 3)
+    with pytest.raises(RuntimeError, match="renders once"):
+        used.render(PROGRAMS, _events(), RATE)
 
 
 FIRST_TWO_AT_ONCE = """
@@ -103,8 +99,12 @@ def test_silence_is_a_short_silent_render():
     assert 1000 <= len(audio) <= 1000 + synth.TAIL_BLOCK and np.abs(audio).max() < synth.SILENT
 
 
-def test_borrowed_synths_are_kept_and_lent_again():
-    with synth.borrowed(find_soundfont(), RATE) as first:
-        pass
-    with synth.borrowed(find_soundfont(), RATE) as second:
-        assert second is first
+def test_what_was_rendered_before_does_not_change_a_render():
+    font = find_soundfont()
+    with synth.fresh(font, RATE) as first:
+        before = first.render(PROGRAMS, _events(), RATE)
+    with synth.fresh(font, RATE) as other:
+        other.render({0: 73, 1: 19}, _events(0.7), RATE // 3)  # another song, ending mid-block
+    with synth.fresh(font, RATE) as again:
+        assert again is not other and np.array_equal(again.render(PROGRAMS, _events(), RATE), before)
+    assert again._synth is None  # closed: its voices and buffers freed
