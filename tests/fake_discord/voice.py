@@ -7,7 +7,8 @@ What the bot sees, in Discord's order (discord.py's ``voice_state.py`` docstring
    ``VOICE_SERVER_UPDATE`` (``token``, ``endpoint`` = this server's ``127.0.0.1:PORT``).
 2. ``wss://{endpoint}/?v=8``: HELLO (op 8) -> the bot's IDENTIFY (op 0, token and session checked)
    -> READY (op 2: ``ssrc``, the UDP ``ip``/``port``, ``modes``).
-3. UDP IP discovery: a 74-byte request (type 1) answered with type 2, the bot's address as seen here.
+3. UDP IP discovery: a 74-byte request (type 1) answered with type 2, the bot's address as seen here,
+   ``DISCOVERY_REPLY_S`` later, as from a server across a network (see there).
 4. SELECT_PROTOCOL (op 1, mode ``aead_xchacha20_poly1305_rtpsize`` required) -> SESSION_DESCRIPTION
    (op 4: a fresh 32-byte key, ``dave_protocol_version`` 0: no end-to-end layer, so RTP payloads
    are Opus under the transport encryption alone).
@@ -55,6 +56,11 @@ OP_HELLO, OP_RESUMED = 8, 9
 INTENT_GUILD_VOICE_STATES = 1 << 7
 FRAME_SAMPLES = 960  # 20 ms at 48 kHz
 VOICE_HEARTBEAT_MS = 5000
+# discord.py sends its IP discovery request before it listens for the answer, and its socket reader
+# may still be reading from the connection before: an answer back within microseconds, as on
+# loopback, could be read and dropped, and the reconnect then hung (1 run in 6 here, under load). A
+# real voice server is tens of milliseconds away.
+DISCOVERY_REPLY_S = 0.02
 
 
 def make_certificate(folder: Path) -> tuple[Path, Path]:
@@ -392,8 +398,16 @@ class FakeVoice:
         struct.pack_into(">HHI", reply, 0, 2, 70, ssrc)
         reply[8 : 8 + len(address[0])] = address[0].encode()
         struct.pack_into(">H", reply, 72, address[1])
-        assert self._udp is not None
-        self._udp.sendto(bytes(reply), address)
+        udp = self._udp
+        assert udp is not None
+
+        def answer() -> None:
+            with contextlib.suppress(OSError):  # the fake closed meanwhile
+                udp.sendto(bytes(reply), address)
+
+        timer = threading.Timer(DISCOVERY_REPLY_S, answer)
+        timer.daemon = True
+        timer.start()
 
     @staticmethod
     def _decrypt(key: bytes, data: bytes) -> bytes | None:
