@@ -46,8 +46,8 @@ class SongFiles:
 
 
 def ready(soundfont: Path | None = None, picture: bool = False) -> bool:
-    """Makes a fresh worker import this module, and start its synthesisers on ``soundfont`` (else the
-    default one), before the first song; with ``picture``, import matplotlib too (a second or so)."""
+    """Makes a fresh worker import this module, load the synthesiser library and read ``soundfont``
+    (else the default one) before the first song; with ``picture``, import matplotlib too (a second or so)."""
     if picture:
         import matplotlib.backends.backend_agg  # noqa: F401
     try:
