@@ -23,7 +23,6 @@ GAIN = 0.5  # as ``fluidsynth -g 0.5``: loud mixes stay clear of clipping before
 SILENT = 1e-5  # -100 dBFS: a tail this quiet is over
 TAIL_BLOCK = 2048  # frames rendered at a time while a tail dies away
 MAX_TAIL_S = 5.0  # longer than any release and reverb in a General MIDI font
-BLOCK = 64  # FluidSynth renders in blocks of this many frames and starts notes on block boundaries
 _LOG_LEVELS = range(5)  # FLUID_PANIC .. FLUID_DBG: kept out of the terminal
 
 _P, _I = ctypes.c_void_p, ctypes.c_int
@@ -35,7 +34,6 @@ _SIGNATURES = {  # name: (result, arguments)
     "new_fluid_synth": (_P, [_P]),
     "delete_fluid_synth": (None, [_P]),
     "fluid_synth_sfload": (_I, [_P, ctypes.c_char_p, _I]),
-    "fluid_synth_system_reset": (_I, [_P]),
     "fluid_synth_program_change": (_I, [_P, _I, _I]),
     "fluid_synth_noteon": (_I, [_P, _I, _I, _I]),
     "fluid_synth_noteoff": (_I, [_P, _I, _I]),
