@@ -58,7 +58,7 @@ FRAME_SAMPLES = 960  # 20 ms at 48 kHz
 VOICE_HEARTBEAT_MS = 5000
 # discord.py sends its IP discovery request before it listens for the answer, and its socket reader
 # may still be reading from the connection before: an answer back within microseconds, as on
-# loopback, could be read and dropped, and the reconnect then hung (1 run in 3 here, under load). A
+# loopback, could be read and dropped, and the reconnect then hung (2 runs in 4 here). A
 # real voice server is tens of milliseconds away.
 DISCOVERY_REPLY_S = 0.02
 
