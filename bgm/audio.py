@@ -357,7 +357,8 @@ def levelled(audio: np.ndarray, rate: int, loop: bool = False) -> np.ndarray:
 
 
 def warm_up(soundfont: str | Path) -> None:
-    """The library loaded and ``soundfont`` read once now (into the page cache), before the first song."""
+    """The library loaded and ``soundfont`` opened once now (its presets checked; samples load when a
+    program first needs them), so that a missing library or a bad SoundFont shows before the first song."""
     try:
         synth.library()
     except OSError as error:

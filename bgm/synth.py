@@ -92,6 +92,7 @@ class Synth:
     def _create(self, soundfont: str | Path, rate: int, effects: bool, gain: float) -> None:
         self._lib = lib = library()
         self.rate = rate
+        self._used = False
         self._settings = lib.new_fluid_settings()
         lib.fluid_settings_setnum(self._settings, b"synth.sample-rate", float(rate))
         lib.fluid_settings_setnum(self._settings, b"synth.gain", gain)
@@ -99,7 +100,6 @@ class Synth:
         lib.fluid_settings_setint(self._settings, b"synth.reverb.active", int(effects))
         lib.fluid_settings_setint(self._settings, b"synth.chorus.active", int(effects))
         self._synth = lib.new_fluid_synth(self._settings)
-        self._used = False
         if not self._synth:
             lib.delete_fluid_settings(self._settings)
             raise RuntimeError("FluidSynth could not start a synthesiser")
