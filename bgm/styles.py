@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bgm.constraints import Rules, longest_note
 from bgm.moods import MOODS
 
 Rhythm = tuple[tuple[int, int], ...]
@@ -58,6 +59,9 @@ class Style:
     # dance tunes of tense and playful do (a bar's intervals repeated in 30-33% of their bars), or
     # keeps its rhythm with new pitches, as the airs of the other moods do (13-18%).
     literal_returns: bool = False
+    # What striking the last pitch again costs the sampled melody (log-probability): happy tunes
+    # repeat notes (17% of their intervals; the rule's default left the songs 9-12%).
+    repeat_cost: float = Rules.repeat_cost
 
     def __post_init__(self) -> None:
         programs = (self.melody_program, self.harmony_program, self.bass_program)
@@ -73,6 +77,12 @@ class Style:
             raise ValueError(f"{self.mood}: temperature must be > 0 and top_p in (0, 1]")
         if not self.keys or not all(0 <= k < 12 for k in self.keys):
             raise ValueError(f"{self.mood}: keys must be pitch classes 0..11")
+        if self.repeat_cost < 0:
+            raise ValueError(f"{self.mood}: repeat_cost must be >= 0")
+
+    def rules(self, mode: str, lead: int) -> Rules:
+        """The rules this mood's melody is sampled under, in ``mode``, played by program ``lead``."""
+        return Rules(mode=mode, longest=longest_note(lead), repeat_cost=self.repeat_cost)
 
     @property
     def has_drums(self) -> bool:
@@ -91,7 +101,7 @@ STYLES: dict[str, Style] = {
     # Piano tune, nylon-guitar chords on the beat, walking quarter bass, light kit at a brisk walk.
     "happy": Style(
         "happy", 112, 0, 24, 33, "light", 84, "major", (60, 84), QUARTERS, QUARTERS, 1.0, 1.0,
-        keys=(0, 2, 5, 7, 9, 10)
+        keys=(0, 2, 5, 7, 9, 10), repeat_cost=0.5
     ),
     # Piano over sustained strings, slow and quiet, in minor; the bass moves only on half bars.
     "sad": Style(

@@ -26,7 +26,6 @@ from dataclasses import asdict, dataclass, replace
 import numpy as np
 
 from bgm import phrases
-from bgm.constraints import Rules, longest_note
 from bgm.form import BAR_STEPS, LENGTHS, Section, layout, part_bars
 from bgm.harmony import Key, with_mode
 from bgm.melody import one_line, to_key, transpose
@@ -181,7 +180,7 @@ class Composer:
         generator = Generator(self.client, info, choose, RESTART_EVERY)
         # A melody network writes in C major / A minor: the rules and phrase plans are written for that.
         lead = style.melody_program if request.lead is None else request.lead
-        rules = Rules(mode=chosen.mode, longest=longest_note(lead)) if info.normalised_key else None
+        rules = style.rules(chosen.mode, lead) if info.normalised_key else None
         plan = phrases.plan(bars, style.literal_returns) if info.position_period else None
         opening = self._opening(request.primer, info, chosen.mode, bars * BAR_STEPS)
         if progress:

@@ -2,6 +2,7 @@ from dataclasses import replace
 
 import pytest
 
+from bgm.constraints import Rules
 from bgm.moods import MOODS
 from bgm.styles import DRUM_PATTERNS, STYLES, style_for
 
@@ -47,3 +48,12 @@ def test_an_unknown_mood_is_a_clear_error():
 def test_a_program_outside_general_midi_is_rejected():
     with pytest.raises(ValueError, match="GM programs"):
         replace(STYLES["calm"], melody_program=128)
+
+
+def test_a_mood_samples_under_its_own_rules():
+    happy = STYLES["happy"].rules("major", lead=0)
+    assert happy.repeat_cost < Rules.repeat_cost == STYLES["calm"].rules("major", lead=73).repeat_cost
+    assert (happy.mode, happy.longest) == ("major", 12)  # a piano lead holds a dotted half at most
+    assert STYLES["sad"].rules("minor", lead=73) == Rules(mode="minor", longest=16)  # a flute, a bar
+    with pytest.raises(ValueError, match="repeat_cost"):
+        replace(STYLES["happy"], repeat_cost=-1.0)
