@@ -59,8 +59,8 @@ class Style:
     # dance tunes of tense and playful do (a bar's intervals repeated in 30-33% of their bars), or
     # keeps its rhythm with new pitches, as the airs of the other moods do (13-18%).
     literal_returns: bool = False
-    # What striking the last pitch again costs the sampled melody (log-probability): happy tunes
-    # repeat notes (17% of their intervals; the rule's default left the songs 9-12%).
+    # What striking the last pitch again costs the sampled melody (log-probability, bgm.constraints):
+    # happy tunes repeat notes (17% of their intervals), and at the default cost happy songs did 9-12%.
     repeat_cost: float = Rules.repeat_cost
 
     def __post_init__(self) -> None:
