@@ -60,18 +60,22 @@ def _check_paths(out: Path, soundfont: Path | None) -> None:
             raise BgmError(f"The SoundFont {soundfont} does not exist, so no audio could be made.") from None
 
 
+def _label(args: argparse.Namespace, settings: Settings) -> str:
+    """The version label this command composes with ("": the latest version)."""
+    return settings.version_label if args.label is None else args.label
+
+
 async def _run(args: argparse.Namespace, settings: Settings, target: str, request):
     from composer.client import ModelClient
     from composer.composer import Composer
     from composer.song import make_song
 
-    label = settings.version_label if args.label is None else args.label
     client = ModelClient(
         target,
         settings.model_name,
         deadline=settings.deadline_s,
         retry_for=settings.retry_s,
-        version_label=label,
+        version_label=_label(args, settings),
     )
     try:
         return await make_song(
@@ -111,7 +115,9 @@ def compose(args: argparse.Namespace, settings: Settings) -> int:
         with silenced_stderr(not args.verbose):
             if not target:
                 print(f"starting the embedded model server on {models} ...", flush=True)
-            with model_server(target, models, settings.model_name, quiet=not args.verbose) as address:
+            with model_server(
+                target, models, settings.model_name, quiet=not args.verbose, only_label=_label(args, settings)
+            ) as address:
                 song = asyncio.run(_run(args, settings, address, request))
     except (BgmError, OSError, RuntimeError) as error:
         print(f"bgm compose: {error}", file=sys.stderr)

@@ -12,8 +12,11 @@ from cli.quiet import silenced_stderr
 
 
 @contextlib.contextmanager
-def model_server(target: str | None, models_dir: Path, model_name: str, *, quiet: bool) -> Iterator[str]:
-    """The address to use; TensorFlow's start-up noise silenced when ``quiet``."""
+def model_server(
+    target: str | None, models_dir: Path, model_name: str, *, quiet: bool, only_label: str | None = None
+) -> Iterator[str]:
+    """The address to use; TensorFlow's start-up noise silenced when ``quiet``. ``only_label``: an
+    embedded server serves only the version that label names (see ``local_server``)."""
     if target:
         yield target
         return
@@ -21,5 +24,5 @@ def model_server(target: str | None, models_dir: Path, model_name: str, *, quiet
         with silenced_stderr(quiet):
             from model_server import local_server
 
-            address = stack.enter_context(local_server(models_dir, model_name))
+            address = stack.enter_context(local_server(models_dir, model_name, only_label=only_label))
         yield address

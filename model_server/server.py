@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import signal
+import tempfile
 import threading
 from collections.abc import Iterator
 from concurrent import futures
@@ -20,7 +21,8 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from tensorflow_serving.apis import model_service_pb2_grpc, prediction_service_pb2_grpc
 
-from lifecycle.config import config_path
+from lifecycle import config as lifecycle_config
+from lifecycle.config import ModelEntry, Policy, config_path
 from model_server.batching import DEFAULT_BATCHING_CONFIG, Batcher, BatchingParameters
 from model_server.monitoring import ServingMetrics
 from model_server.repository import Repository
@@ -236,21 +238,49 @@ def local_server(
     model_name: str = "bgm",
     batching_config: str | Path | BatchingParameters | None = DEFAULT_BATCHING_CONFIG,
     poll_seconds: float = 1.0,
+    only_label: str | None = None,
 ) -> Iterator[str]:
     """An embedded server on ``models_root`` (loopback, any free port, batching as in production) for
     the length of a command: its address. ``<models_root>/<model_name>`` is created if missing, so a
     version published later (``bgm train``, ``/bgm train``) is picked up; the folder's ``models.config``,
-    if it has one, chooses versions and labels and is re-read as often as the folder is scanned."""
+    if it has one, chooses versions and labels and is re-read as often as the folder is scanned.
+
+    ``only_label`` (a one-song command's: the label it composes with, "" for the latest) serves just
+    that version: loading the others would cost the command time and memory it never uses."""
     (Path(models_root) / model_name).mkdir(parents=True, exist_ok=True)
     config = folder_config(models_root)
-    with EmbeddedServer(
-        models_root,
-        batching_config=batching_config,
-        poll_seconds=poll_seconds,
-        model_config_file=config,
-        config_poll_seconds=poll_seconds,
-    ) as server:
+    with contextlib.ExitStack() as stack:
+        if only_label is not None:
+            narrowed = one_version_config(config, model_name, only_label)
+            folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bgm-serve-")))
+            config = folder / "models.config"
+            config.write_text(narrowed)
+        server = stack.enter_context(
+            EmbeddedServer(
+                models_root,
+                batching_config=batching_config,
+                poll_seconds=poll_seconds,
+                model_config_file=config,
+                config_poll_seconds=poll_seconds if only_label is None else 0.0,
+            )
+        )
         yield server.address
+
+
+def one_version_config(config: Path | None, model_name: str, label: str) -> str:
+    """A config serving only the version of ``model_name`` that ``label`` names in ``config`` (the
+    folder's), under that label; else only the latest the config would serve (what the client asks
+    for when the label is "" or unknown)."""
+    entry = lifecycle_config.read(config).get(model_name) if config else None
+    base_path = entry.base_path if entry else f"/models/{model_name}"
+    if entry is not None and label in entry.labels:
+        version = entry.labels[label]
+        only = ModelEntry(model_name, base_path, Policy("specific", versions=(version,)), {label: version})
+    elif entry is not None and entry.policy.kind == "specific" and entry.policy.versions:
+        only = ModelEntry(model_name, base_path, Policy("specific", versions=(max(entry.policy.versions),)))
+    else:
+        only = ModelEntry(model_name, base_path, Policy("latest"))
+    return lifecycle_config.render({model_name: only})
 
 
 def folder_config(models_root: str | Path) -> Path | None:

@@ -9,7 +9,16 @@ import grpc
 import pytest
 
 from lifecycle.config import CONFIG_NAME, ModelEntry, Policy, render, write
-from tests.model_server.helpers import MODEL, expected_logits, logits, publish, publish_garbage, wait_until
+from tests.model_server.helpers import (
+    AVAILABLE,
+    MODEL,
+    Client,
+    expected_logits,
+    logits,
+    publish,
+    publish_garbage,
+    wait_until,
+)
 
 TOKENS = [[1, 1, 1, 1]]
 MOOD = [0]
@@ -132,3 +141,26 @@ def test_models_the_config_does_not_name_are_not_served(make_server, models_root
     with pytest.raises(grpc.RpcError) as caught:
         connect(server).predict(TOKENS, MOOD, name="other")
     assert caught.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+@pytest.mark.parametrize(("label", "served"), [("stable", 1), ("", 2), ("canary", 2)])
+def test_a_one_song_server_loads_only_the_version_its_label_names(models_root, label, served):
+    """``bgm compose``'s embedded server: the labelled version alone (the latest when the label is ""
+    or unknown, as the client then asks), and the folder's own config left as it was."""
+    from model_server import local_server
+
+    configure(models_root, {"stable": 1, "previous": 2})
+    before = (models_root / CONFIG_NAME).read_text()
+    with local_server(models_root, MODEL, batching_config=None, only_label=label) as address:
+        client = Client(int(address.rsplit(":", 1)[1]))
+        try:
+            assert client.states() == {served: AVAILABLE}
+            assert client.predict(TOKENS, MOOD).model_spec.version.value == served
+            if label == "stable":
+                assert by_label(client, "stable") == 1
+            with pytest.raises(grpc.RpcError) as caught:
+                by_label(client, "previous")
+            assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        finally:
+            client.close()
+    assert (models_root / CONFIG_NAME).read_text() == before
