@@ -178,3 +178,13 @@ def test_piano_roll_writes_a_png(tmp_path):
     path = write(tmp_path / "p.mid", {"melody": motif_bars(4), "kit": [(36, 0, 1)]}, drums="kit")
     png = quality.piano_roll(path, tmp_path / "p.png", "test", [("verse", 0), ("chorus", 8)])
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_songs_as_a_whole_are_taken_in_the_corpus_s_mood_proportions():
+    corpus = [{"training_mood": m} for m in ["playful"] * 6 + ["sad"] * 3 + ["calm"] + [None] * 5]
+    songs = [{"mood": m, "seed": k} for m in ("playful", "sad", "calm", "epic") for k in range(4)]
+    mixed = quality.in_corpus_mix(songs, corpus)
+    counts = {m: sum(s["mood"] == m for s in mixed) for m in ("playful", "sad", "calm", "epic")}
+    # playful all 4, sad 4 * 3/6 = 2, calm at least one, epic (no corpus piece is epic) none
+    assert counts == {"playful": 4, "sad": 2, "calm": 1, "epic": 0}
+    assert [s["seed"] for s in mixed if s["mood"] == "sad"] == [0, 1]
