@@ -250,8 +250,8 @@ def local_server(
     (Path(models_root) / model_name).mkdir(parents=True, exist_ok=True)
     config = folder_config(models_root)
     with contextlib.ExitStack() as stack:
-        if only_label is not None:
-            narrowed = one_version_config(config, model_name, only_label)
+        narrowed = one_version_config(config, model_name, only_label) if only_label is not None else None
+        if narrowed is not None:
             folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bgm-serve-")))
             config = folder / "models.config"
             config.write_text(narrowed)
@@ -261,17 +261,21 @@ def local_server(
                 batching_config=batching_config,
                 poll_seconds=poll_seconds,
                 model_config_file=config,
-                config_poll_seconds=poll_seconds if only_label is None else 0.0,
+                config_poll_seconds=poll_seconds if narrowed is None else 0.0,
             )
         )
         yield server.address
 
 
-def one_version_config(config: Path | None, model_name: str, label: str) -> str:
+def one_version_config(config: Path | None, model_name: str, label: str) -> str | None:
     """A config serving only the version of ``model_name`` that ``label`` names in ``config`` (the
     folder's), under that label; else only the latest the config would serve (what the client asks
-    for when the label is "" or unknown)."""
-    entry = lifecycle_config.read(config).get(model_name) if config else None
+    for when the label is "" or unknown). None when ``config`` is unreadable: the server is given it
+    as it is, and refuses it and says why as it always does."""
+    try:
+        entry = lifecycle_config.read(config).get(model_name) if config else None
+    except lifecycle_config.ConfigError:
+        return None
     base_path = entry.base_path if entry else f"/models/{model_name}"
     if entry is not None and label in entry.labels:
         version = entry.labels[label]

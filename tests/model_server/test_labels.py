@@ -164,3 +164,17 @@ def test_a_one_song_server_loads_only_the_version_its_label_names(models_root, l
         finally:
             client.close()
     assert (models_root / CONFIG_NAME).read_text() == before
+
+
+def test_a_one_song_server_on_a_broken_config_serves_as_the_folder_would(models_root):
+    """An unreadable models.config is not narrowed: the server refuses it as always (serving the
+    folder's latest version by TF Serving's default policy) rather than the command failing."""
+    from model_server import local_server
+
+    (models_root / CONFIG_NAME).write_text("model_config_list { config { name: ")
+    with local_server(models_root, MODEL, batching_config=None, only_label="stable") as address:
+        client = Client(int(address.rsplit(":", 1)[1]))
+        try:
+            assert client.predict(TOKENS, MOOD).model_spec.version.value == 2
+        finally:
+            client.close()
