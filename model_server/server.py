@@ -21,8 +21,8 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from tensorflow_serving.apis import model_service_pb2_grpc, prediction_service_pb2_grpc
 
-from lifecycle import config as lifecycle_config
-from lifecycle.config import ModelEntry, Policy, config_path
+from lifecycle.config import ConfigError, ModelEntry, Policy, config_path, render
+from lifecycle.config import read as read_config
 from model_server.batching import DEFAULT_BATCHING_CONFIG, Batcher, BatchingParameters
 from model_server.monitoring import ServingMetrics
 from model_server.repository import Repository
@@ -273,8 +273,8 @@ def one_version_config(config: Path | None, model_name: str, label: str) -> str 
     for when the label is "" or unknown). None when ``config`` is unreadable: the server is given it
     as it is, and refuses it and says why as it always does."""
     try:
-        entry = lifecycle_config.read(config).get(model_name) if config else None
-    except lifecycle_config.ConfigError:
+        entry = read_config(config).get(model_name) if config else None
+    except ConfigError:
         return None
     base_path = entry.base_path if entry else f"/models/{model_name}"
     if entry is not None and label in entry.labels:
@@ -284,7 +284,7 @@ def one_version_config(config: Path | None, model_name: str, label: str) -> str 
         only = ModelEntry(model_name, base_path, Policy("specific", versions=(max(entry.policy.versions),)))
     else:
         only = ModelEntry(model_name, base_path, Policy("latest"))
-    return lifecycle_config.render({model_name: only})
+    return render({model_name: only})
 
 
 def folder_config(models_root: str | Path) -> Path | None:
