@@ -334,6 +334,51 @@ def print_end_to_end(r: dict) -> None:
     )
 
 
+def cpu_bounds(r: dict) -> dict:
+    """What the machine's cores allow, from the CPU seconds a song took in this run.
+
+    A warm-server song costs its command's CPU plus the server's; on ``cores`` cores, with composing
+    and rendering overlapped perfectly, it cannot finish sooner than that total over the cores. Songs
+    composed and rendered together share the server's batches and the command's start-up, but each
+    still costs its rendering's CPU: that alone bounds them.
+    """
+    cores = r.get("cores") or os.cpu_count()  # results written before it was recorded: this machine
+    seed_s, seed_per_min = r["seed"]["s_per_song"], r["seed"]["songs_per_min"]
+    song_cpu = r["end_to_end"]["cpu_s"] + r["end_to_end"]["server_cpu_s_per_song"]
+    best_s = song_cpu / cores
+    render_cpu = r["render"]["bgm"]["cpu_s"]
+    return {
+        "cores": cores,
+        "song_cpu_s": song_cpu,
+        "best_song_s": best_s,
+        "best_speedup": seed_s / best_s,
+        "needed_song_s": seed_s / TARGETS["e2e_speedup"],
+        "render_cpu_s": render_cpu,
+        "best_concurrent_speedup": 60 * cores / render_cpu / seed_per_min,
+        "needed_cpu_per_song_s": 60 * cores / (TARGETS["rendered_concurrent_speedup"] * seed_per_min),
+    }
+
+
+def print_bounds(r: dict) -> None:
+    """One line per missed speed target against the seed: the CPU figures that bound it."""
+    b = cpu_bounds(r)
+    seed = r["seed"]
+    if seed["s_per_song"] / r["end_to_end"]["median_s"] < TARGETS["e2e_speedup"]:
+        print(
+            f"  bound: a song is {b['song_cpu_s']:.2f} s of CPU (command and server); on {b['cores']} "
+            f"cores at best {b['best_song_s']:.2f} s = {b['best_speedup']:.1f}x the seed's "
+            f"{seed['s_per_song']:.1f} s, where {TARGETS['e2e_speedup']:.0f}x needs "
+            f"{b['needed_song_s']:.2f} s"
+        )
+    if r["rendered_concurrently"]["speedup"] < TARGETS["rendered_concurrent_speedup"]:
+        print(
+            f"  bound: {CONCURRENT} songs at once on {b['cores']} cores reach at best "
+            f"{b['best_concurrent_speedup']:.0f}x the seed, by rendering's {b['render_cpu_s']:.2f} s of CPU "
+            f"a song alone; {TARGETS['rendered_concurrent_speedup']:.0f}x needs at most "
+            f"{b['needed_cpu_per_song_s']:.2f} s a song"
+        )
+
+
 def print_report(r: dict) -> None:
     seed = r["seed"]
     if "machine" in r:
@@ -367,6 +412,7 @@ def print_report(r: dict) -> None:
                 f"{_mark(n['concurrent_speedup'] >= TARGETS['concurrent_speedup'])}"
             )
     print_end_to_end(r)
+    print_bounds(r)
     m = r["memory_mib"]
     print(
         f"\npeak memory: server {m['server']:.0f} MiB, composer (this process) {m['composer']:.0f} MiB, "
@@ -408,7 +454,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--embedded-runs", type=int, default=3, help="bgm compose runs with its own server")
     parser.add_argument("--render-runs", type=int, default=5, help="renders of a medium song, each way")
     args = parser.parse_args(argv)
-    result: dict = {"load_average": os.getloadavg()[0], "quick": args.quick}
+    result: dict = {"load_average": os.getloadavg()[0], "quick": args.quick, "cores": os.cpu_count()}
     with tempfile.TemporaryDirectory(prefix="bgm-generation-") as tmp:
         root = Path(tmp) / "models"
         if not args.skip_networks:
