@@ -27,6 +27,9 @@ End to end (issue 12), all against the seed's loop measured in the same run:
 - 16 songs requested at once, composed and rendered (two render workers, as the bot has): songs
   per minute.
 
+Under each target against the seed that the run misses, what bounds it: the CPU seconds a song took
+(command and server; rendering alone for songs made together) over the machine's cores.
+
 Peak memory (VmHWM) of the server, of this process (the composer side: it never loads
 TensorFlow) and of ``bgm compose``. The server is ``bgm serve`` in its own process, as in
 production. Writes bench/results/generation.json.
