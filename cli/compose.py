@@ -106,8 +106,11 @@ def compose(args: argparse.Namespace, settings: Settings) -> int:
         print(f"bgm compose: {error}", file=sys.stderr)
         return 2
     if not target and not any((models / settings.model_name).glob("[0-9]*/saved_model.pb")):
+        # The default folder is relative to where the command runs: say where it looked.
         print(
-            f"bgm compose: no model in {models / settings.model_name}: run `bgm train` first", file=sys.stderr
+            f"bgm compose: no model in {(models / settings.model_name).resolve()}: pass --models (or set "
+            "BGM_MODELS_DIR) to a models folder, or run `bgm train`.",
+            file=sys.stderr,
         )
         return 2
     try:

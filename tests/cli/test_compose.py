@@ -122,3 +122,14 @@ def test_a_fresh_compose_prints_only_its_own_lines(tiny_models, tmp_path):
     )
     assert [line for line in result.stdout.splitlines() if not line.startswith(ours)] == []
     assert result.stdout.startswith("starting the embedded model server")
+
+
+def test_no_model_says_where_it_looked_and_how_to_point_elsewhere(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)  # the default models folder is relative: nothing here
+    monkeypatch.delenv("BGM_MODELS_DIR", raising=False)
+    monkeypatch.delenv("BGM_SERVER", raising=False)
+    assert main(["compose", "--mood", "calm", "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"bgm compose: no model in {tmp_path / 'models' / 'bgm'}:")
+    assert "--models" in err and "BGM_MODELS_DIR" in err and "\n" not in err
+    assert not (tmp_path / "out").exists()
