@@ -51,9 +51,12 @@ def test_a_program_outside_general_midi_is_rejected():
 
 
 def test_a_mood_samples_under_its_own_rules():
-    happy = STYLES["happy"].rules("major", lead=0)
-    assert happy.repeat_cost < Rules.repeat_cost == STYLES["calm"].rules("major", lead=73).repeat_cost
+    happy, calm = STYLES["happy"].rules("major", lead=0), STYLES["calm"].rules("major", lead=73)
+    assert happy.repeat_cost < Rules.repeat_cost == calm.repeat_cost
+    assert happy.leap_cost < Rules.leap_cost == calm.leap_cost  # happy moves as the network does
     assert (happy.mode, happy.longest) == ("major", 12)  # a piano lead holds a dotted half at most
     assert STYLES["sad"].rules("minor", lead=73) == Rules(mode="minor", longest=16)  # a flute, a bar
     with pytest.raises(ValueError, match="repeat_cost"):
         replace(STYLES["happy"], repeat_cost=-1.0)
+    with pytest.raises(ValueError, match="leap_cost"):
+        replace(STYLES["happy"], leap_cost=-0.1)
