@@ -52,9 +52,11 @@ INFO = "info"  # string: JSON of training figures
 POSITION_PERIOD = "position_period"  # int32: 0, or the period of the position input (a melody network)
 LOOKBACK_STEPS = "lookback_steps"  # int32 [k]: what each lookback input is (bgm/melody.py LOOKBACK)
 NORMALISED_KEY = "normalised_key"  # int32: 1 when tunes come out in C major / A minor, to be transposed
+METERS = "meters"  # string [meters]: the meters it writes in (bgm/meter.py), 4/4 first
+METER_PRIMERS = "meter_primers"  # int32 [meters, moods, primers, window]: start windows in each meter
 METADATA_FIELDS = (
     VOCAB, MOODS, WINDOW, PRIMERS, TOKENIZER_VERSION, STATE_SIZE, POSITION_PERIOD, LOOKBACK_STEPS,
-    NORMALISED_KEY, INFO,
+    NORMALISED_KEY, METERS, METER_PRIMERS, INFO,
 )  # fmt: skip
 REQUIRED_METADATA = (VOCAB, MOODS, WINDOW, PRIMERS, INFO)  # the others came later; old versions lack them
 
@@ -81,6 +83,14 @@ class ModelInfo:
     position_period: int = 0  # > 0: a melody network, which takes position and lookback inputs
     lookback_steps: tuple[int, ...] = ()
     normalised_key: bool = False  # its tunes come out in C major / A minor
+    meters: tuple[str, ...] = ("4/4",)  # versions that do not say write in 4/4 only
+    meter_primers: np.ndarray | None = None  # [meters, moods, primers, window]; None: ``primers`` only
+
+    def primers_for(self, meter: str) -> np.ndarray:
+        """[moods, primers, window]: start windows in ``meter`` (one of ``meters``)."""
+        if self.meter_primers is None:
+            return self.primers
+        return self.meter_primers[self.meters.index(meter)]
 
     @classmethod
     def from_metadata(cls, version: int, outputs: Mapping[str, np.ndarray]) -> ModelInfo:
@@ -102,6 +112,8 @@ class ModelInfo:
                 position_period=int(row[POSITION_PERIOD]) if POSITION_PERIOD in row else 0,
                 lookback_steps=tuple(int(x) for x in row[LOOKBACK_STEPS]) if LOOKBACK_STEPS in row else (),
                 normalised_key=bool(int(row[NORMALISED_KEY])) if NORMALISED_KEY in row else False,
+                meters=tuple(_text(m) for m in row[METERS]) if METERS in row else ("4/4",),
+                meter_primers=np.asarray(row[METER_PRIMERS], np.int32) if METER_PRIMERS in row else None,
             )
         except (TypeError, IndexError, UnicodeDecodeError, json.JSONDecodeError) as error:
             raise ValueError(str(error)) from None
@@ -118,8 +130,11 @@ def metadata_values(
     info: dict,
     position_period: int = 0,
     lookback_steps: tuple[int, ...] = (),
+    meter_primers: dict[str, np.ndarray] | None = None,
 ) -> dict[str, object]:
-    """The metadata signature's values, keyed by their output names (export tiles each along the batch)."""
+    """The metadata signature's values, keyed by their output names (export tiles each along the batch).
+    ``meter_primers``: each meter's start windows, 4/4's first (default: ``primers``, in 4/4)."""
+    meter_primers = meter_primers or {"4/4": primers}
     return {
         VOCAB: list(vocab),
         MOODS: list(moods),
@@ -130,6 +145,8 @@ def metadata_values(
         POSITION_PERIOD: int(position_period),
         LOOKBACK_STEPS: np.asarray(lookback_steps, np.int32),
         NORMALISED_KEY: int(position_period > 0),
+        METERS: list(meter_primers),
+        METER_PRIMERS: np.stack([np.asarray(p, np.int32) for p in meter_primers.values()]),
         INFO: json.dumps(info),
     }
 

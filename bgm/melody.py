@@ -1,15 +1,17 @@
 """What the melody network sees besides the tokens: key-normalised pitches, position in the phrase,
 and the tokens one and two bars back (Magenta's Lookback RNN).
 
-Songs are 4/4, so the network learns on a 16-step bar: pieces in 4/4, 2/2,
-2/4 (two bars to a frame) or 4/2 fit that grid and are kept; triple and
-compound meters are not. Every piece is transposed so that its tonic is C
-(major) or A (minor): one set of pitch classes, so the scale is the same for
-every piece and the composer moves the finished tune to the song's key. The
-position input counts 16th steps through a 4-bar phrase (64 values), so the
-network knows the downbeat and where a phrase ends; the lookback inputs show
-it what stood at this place one and two bars ago, which makes repeating and
-answering a bar easy to learn.
+Songs are 4/4 unless a primer brings 3/4 or 6/8 (bgm/meter.py): pieces in
+4/4, 2/2, 2/4 (two bars to a frame) or 4/2 are learnt on the 16-step bar,
+those in 3/4 and 6/8 on their 12-step bars; other meters are left out. Every
+piece is transposed so that its tonic is C (major) or A (minor): one set of
+pitch classes, so the scale is the same for every piece and the composer
+moves the finished tune to the song's key. The position input counts 16th
+steps through a 4-bar phrase, each meter in its own range of values (4/4
+0..63, 3/4 64..111, 6/8 112..159), so the network knows the meter, the
+downbeat and where a phrase ends; the lookback inputs show it
+what stood at this place one and two bars ago (bars of the piece's meter),
+which makes repeating and answering a bar easy to learn.
 """
 
 from __future__ import annotations
@@ -18,33 +20,34 @@ import numpy as np
 
 from bgm.form import BAR_STEPS
 from bgm.harmony import Key, estimate_key
+from bgm.meter import FOUR_FOUR, METERS, Meter
 from bgm.tokens import DURATIONS, HOLD, Onset, decode, encode, onset_token, parse_token
 
 BAR = BAR_STEPS  # steps in a 4/4 bar
 PHRASE_BARS = 4
-POSITIONS = BAR * PHRASE_BARS  # values of the position input
+POSITIONS = BAR * PHRASE_BARS  # values of the position input in 4/4
 # The lookback inputs: 0 is the last note struck before the step (on a grid of 16ths that note can be
 # many steps back, and melodies move mostly by step from it); n > 0 is the token n steps back.
 LOOKBACK = (0, BAR, 2 * BAR)
 NORMAL_TONIC = {"major": 0, "minor": 9}  # C major, A minor: the same seven pitch classes
 
 
-def bar_steps(meter: str) -> int | None:
-    """Steps in one bar of ``meter`` ("" counts as 4/4, as MIDI without a time signature does)."""
-    if not meter:
-        return BAR
-    try:
-        numerator, denominator = (int(x) for x in meter.split("/"))
-    except ValueError:
-        return None
-    steps = numerator * 16 / denominator
-    return int(steps) if steps == int(steps) else None
+def position_offset(meter: Meter) -> int:
+    """The first value of ``meter``'s range of the position input."""
+    return sum(m.phrase for m in METERS[: METERS.index(meter)])
 
 
-def fits_grid(meter: str) -> bool:
-    """Whether a piece in ``meter`` has bar lines on the 16-step grid (4/4, 2/2, 2/4, 4/2, ...)."""
-    steps = bar_steps(meter)
-    return steps is not None and (BAR % steps == 0 or steps % BAR == 0) and steps >= BAR // 2
+def position_values(meters: tuple[str, ...]) -> int:
+    """Values of the position input of a network that knows ``meters`` (the first of ``METERS``)."""
+    known = [m for m in METERS if m.name in meters]
+    if [m.name for m in known] != [m.name for m in METERS[: len(meters)]]:
+        raise ValueError(f"a network's meters are the first of {[m.name for m in METERS]}, not {meters!r}")
+    return position_offset(known[-1]) + known[-1].phrase
+
+
+def lookback_steps(meter: Meter, steps: tuple[int, ...] = LOOKBACK) -> tuple[int, ...]:
+    """What the lookback inputs look back to in ``meter``: ``steps`` counts 4/4 bars, so n bars back."""
+    return tuple(back * meter.bar // BAR for back in steps)
 
 
 def normal_shift(key: Key) -> int:
@@ -76,9 +79,10 @@ def normalise(tokens: list[str] | tuple[str, ...]) -> tuple[list[str], Key]:
     return transpose(tokens, normal_shift(key)), key
 
 
-def positions(phase: int, length: int) -> np.ndarray:
-    """The position input of each of ``length`` steps of a piece whose first step is ``phase``."""
-    return ((phase + np.arange(length)) % POSITIONS).astype(np.int32)
+def positions(phase: int, length: int, meter: Meter = FOUR_FOUR) -> np.ndarray:
+    """The position input of each of ``length`` steps of a piece in ``meter`` whose first step is
+    ``phase`` steps after a phrase's first downbeat."""
+    return (position_offset(meter) + (phase + np.arange(length)) % meter.phrase).astype(np.int32)
 
 
 def lookbacks(ids: np.ndarray, steps: tuple[int, ...] = LOOKBACK, length: int | None = None) -> np.ndarray:

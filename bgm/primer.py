@@ -3,11 +3,10 @@ continues.
 
 Its melody is read as training reads a piece (``bgm.score.melody_of``: the first part with notes, the
 top note of each onset, on the 16th grid), from the bar line before its first note, and its first
-``MAX_BARS`` bars are kept with their pitches and positions. Songs are composed on a 16-step bar, so a
-primer must be in a duple meter whose bar lines fall on that grid (4/4, 2/4, 2/2, 4/2), as training's
-pieces must; the song keeps that meter (its MIDI file says so). Triple and compound meters (3/4, 6/8)
-are refused: the model was trained on duple pieces only, and its position and lookback inputs count
-16-step bars (bgm/melody.py), so it cannot continue a waltz or a jig in time.
+``MAX_BARS`` bars are kept with their pitches and positions. The song keeps the primer's meter (its
+MIDI file says so): a primer's time signature must be on the grid of a meter bgm writes in
+(bgm/meter.py: 4/4, also as 2/4, 2/2 or 4/2; 3/4; 6/8), and the composer checks that the model it
+composes with has learnt that meter.
 
 The bytes pass ``bgm.files``' content checks before music21 sees them (a 10,000-bar MIDI file or a zip
 renamed .mid never reaches it), are parsed in memory (nothing is written anywhere), and a parse that
@@ -29,7 +28,8 @@ from bgm import files
 from bgm.errors import BgmError
 from bgm.files import MUSIC_SUFFIXES, ZipLimits, shown
 from bgm.harmony import Key, estimate_key, with_mode
-from bgm.melody import BAR, bar_steps, fits_grid, floor_steps, normal_shift, transpose
+from bgm.melody import floor_steps, normal_shift, transpose
+from bgm.meter import Meter, meter_for, signature_steps
 from bgm.tokens import HOLD, Onset, decode, encode, onset_token, parse_token
 
 MAX_BARS = 8  # bars of the primer's own meter that open the song
@@ -50,7 +50,7 @@ class PrimerRejected(BgmError):
 
 @dataclass(frozen=True)
 class Primer:
-    """A primer's melody on the grid, from the bar line before its first note, in whole 4/4 bars."""
+    """A primer's melody on the grid, from the bar line before its first note, in whole bars of its meter."""
 
     tokens: tuple[str, ...]
     key: str  # estimated, e.g. "D minor"
@@ -65,8 +65,16 @@ class Primer:
         return cls(tuple(data["tokens"]), str(data["key"]), str(data["meter"]), str(data.get("source", "")))
 
     @property
+    def grid(self) -> Meter:
+        """The meter the song is written in."""
+        grid = meter_for(self.meter)
+        if grid is None:  # read_primer never makes one
+            raise ValueError(f"a primer in {self.meter} has no grid")
+        return grid
+
+    @property
     def bars(self) -> int:
-        return len(self.tokens) // BAR
+        return len(self.tokens) // self.grid.bar
 
     def in_normal_key(self, mode: str) -> list[str]:
         """The tokens moved to C major (``mode`` major) or A minor, as a key-normalised model writes;
@@ -105,21 +113,22 @@ def primer_of(score, name: str = "") -> Primer:
     from bgm.score import melody_of, meter_of
 
     meter = meter_of(score)
-    if not fits_grid(meter):
+    grid = meter_for(meter)
+    if grid is None:
         raise PrimerRejected(
-            name, f"is in {meter}, but the model composes in duple meters only: 4/4, 2/4, 2/2 or 4/2"
+            name, f"is in {meter}, but songs are in 4/4 (also written 2/4, 2/2 or 4/2), 3/4 or 6/8 only"
         )
     melody = melody_of(score)
     if melody is None or not melody.onsets:
         raise PrimerRejected(name, "has no notes to start a song with")
     origin = melody.onsets[0].step - melody.phase  # the bar line before the first note
-    limit = MAX_BARS * (bar_steps(meter) or BAR)
+    limit = MAX_BARS * signature_steps(meter)
     kept = []
     for onset in melody.onsets:
         step = onset.step - origin
         if step < limit:
             kept.append(Onset(step, onset.pitches, floor_steps(min(onset.steps, limit - step))))
-    length = -(-max(o.end for o in kept) // BAR) * BAR  # whole 4/4 bars
+    length = -(-max(o.end for o in kept) // grid.bar) * grid.bar  # whole bars
     tokens = tuple(encode(kept, length))
     return Primer(tokens, _key_of(score, kept).name, meter, name)
 

@@ -92,7 +92,8 @@ def track_embed(
     if request.loop:
         embed.add_field(name="Loop", value="seamless, whole bars")
     if request.primer is not None:
-        embed.add_field(name="Primer", value=f"{shown(request.primer.source)} ({request.primer.key})")
+        meter = "" if request.meter.name == "4/4" else f", {request.meter.name}"
+        embed.add_field(name="Primer", value=f"{shown(request.primer.source)} ({request.primer.key}{meter})")
     embed.add_field(name="Asked by", value=requester, inline=False)
     if note:
         embed.add_field(name="Note", value=note, inline=False)

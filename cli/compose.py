@@ -142,6 +142,8 @@ def compose(args: argparse.Namespace, settings: Settings) -> int:
         extras.append(f"a loop of {composition.bars} bars")
     if seeded.primer is not None:
         extras.append(f"opening with {composition.primer_bars} bars of {seeded.primer.source}")
+        if seeded.meter.name != "4/4":
+            extras.append(f"in {seeded.meter.name}")
     print(
         f"mood {args.mood}, seed {seeded.seed}, model version {composition.model_version}, "
         f"key {files.key}, tempo {files.tempo} bpm, {minutes}:{seconds:02d} long"

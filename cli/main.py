@@ -42,6 +42,7 @@ def _train(args: argparse.Namespace) -> int:
         cache_dir=args.cache_dir,
         resume=args.resume,
         from_latest=args.from_version == "latest",
+        add_meters=tuple(args.add_meters),
         arch=args.arch,
         units=args.units,
         window=args.window,
@@ -75,6 +76,15 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _meters(text: str) -> tuple[str, ...]:
+    from bgm.meter import METERS
+
+    names = tuple(m.strip() for m in text.split(",") if m.strip())
+    if unknown := [m for m in names if m not in {meter.name for meter in METERS[1:]}]:
+        raise argparse.ArgumentTypeError(f"{', '.join(unknown)}: the meters to add are 3/4 and 6/8")
+    return names
+
+
 def _add_train(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("train", parents=[common], help="train the network and publish a new model version")
     p.add_argument(
@@ -103,6 +113,14 @@ def _add_train(sub: argparse._SubParsersAction, common: argparse.ArgumentParser)
         "--resume", action="store_true", help="continue the run in --run-dir from its last checkpoint"
     )
     p.add_argument("--from", dest="from_version", choices=["latest"], help="fine-tune the live version")
+    p.add_argument(
+        "--add-meters",
+        type=_meters,
+        default=(),
+        metavar="3/4,6/8",
+        help="with --from latest: teach the live version these meters, on their pieces only; what it "
+        "writes in the meters it knows stays exactly as it was",
+    )
     p.add_argument(
         "--arch",
         choices=ARCHS,

@@ -13,8 +13,8 @@ phrase plans of composer/generation.py; its song is moved to a key drawn from
 the mood's keys. An older model's song is moved to the mood's parallel mode.
 
 A request may name the key, the lead instrument, a loop, and a primer (bgm/primer.py): the primer's
-bars open verse 1, fed to the model as if it had written them, and the song keeps the primer's key
-unless the request names another.
+bars open verse 1, fed to the model as if it had written them, and the song keeps the primer's
+meter (4/4, 3/4 or 6/8: bgm/meter.py) and its key unless the request names another.
 """
 
 from __future__ import annotations
@@ -26,14 +26,16 @@ from dataclasses import asdict, dataclass, replace
 import numpy as np
 
 from bgm import phrases
-from bgm.form import BAR_STEPS, LENGTHS, Section, layout, part_bars
+from bgm.constraints import Rules
+from bgm.form import LENGTHS, Section, layout, part_bars
 from bgm.harmony import Key, with_mode
 from bgm.melody import one_line, to_key, transpose
+from bgm.meter import FOUR_FOUR, Meter
 from bgm.primer import Primer, fit_vocab
 from bgm.styles import STYLES
 from bgm.tokens import decode, encode
 from composer.client import ModelClient, ModelInfo
-from composer.errors import BgmError, ModelChanged, UnknownMood
+from composer.errors import BgmError, ModelChanged, UnknownMood, UnsupportedMeter
 from composer.generation import Generator, Rows
 from composer.sampling import sample
 from composer.stages import Stage
@@ -79,6 +81,11 @@ class ComposeRequest:
         if self.top_p is not None and not 0 < self.top_p <= 1:
             raise BgmError("top-p must be in (0, 1].")
 
+    @property
+    def meter(self) -> Meter:
+        """The song's meter: its primer's, else 4/4."""
+        return self.primer.grid if self.primer else FOUR_FOUR
+
     def seeded(self) -> ComposeRequest:
         """This request with a seed drawn when it has none, so the song can be made again."""
         return self if self.seed is not None else replace(self, seed=secrets.randbelow(2**31))
@@ -104,7 +111,7 @@ class Composition:
 
     @property
     def bars(self) -> int:
-        return len(self.tokens) // BAR_STEPS
+        return len(self.tokens) // self.request.meter.bar
 
     @property
     def primer_bars(self) -> int:
@@ -132,6 +139,11 @@ class Composition:
         )
 
 
+def _in_meter(rules: Rules, meter: Meter) -> Rules:
+    """``rules`` for ``meter``: no note held longer than its bar (a whole 4/4 bar is more than one of 3/4)."""
+    return replace(rules, longest=min(rules.longest, meter.bar))
+
+
 class Composer:
     """Composes songs with whatever model the client's server serves."""
 
@@ -156,13 +168,16 @@ class Composer:
     ) -> Composition:
         if request.mood not in info.moods:
             raise UnknownMood(request.mood, info.moods)
+        meter = request.meter
+        if meter.name not in info.meters:
+            raise UnsupportedMeter(meter.name, info.version, info.meters)
         style = STYLES[request.mood]
         temperature = request.temperature or style.temperature
         top_p = request.top_p or style.top_p
         bars = part_bars(request.length)
         mood = info.moods.index(request.mood)
 
-        primers = info.primers[mood]
+        primers = info.primers_for(meter.name)[mood]
         song_rng = np.random.default_rng(request.seed)  # what the seed fixes: primers and key
         picks = song_rng.choice(len(primers), size=3, replace=len(primers) < 3)
         tonic = int(song_rng.choice(style.keys))
@@ -180,20 +195,23 @@ class Composer:
         generator = Generator(self.client, info, choose, RESTART_EVERY)
         # A melody network writes in C major / A minor: the rules and phrase plans are written for that.
         lead = style.melody_program if request.lead is None else request.lead
-        rules = style.rules(chosen.mode, lead) if info.normalised_key else None
+        rules = _in_meter(style.rules(chosen.mode, lead), meter) if info.normalised_key else None
         plan = phrases.plan(bars, style.literal_returns) if info.position_period else None
-        opening = self._opening(request.primer, info, chosen.mode, bars * BAR_STEPS)
+        steps = bars * meter.bar
+        opening = self._opening(request.primer, info, chosen.mode, steps)
         if progress:
             progress(Stage.FIRST_PARTS)
         # A copy: the model's primers stay as they are. Parts start where the primers end.
-        rows = Rows(np.array(primers[picks], dtype=np.int32), np.full(3, mood, dtype=np.int32), info.window)
-        verse1, chorus, bridge = await generator.write(rows, bars * BAR_STEPS, rules, plan, opening)
+        rows = Rows(
+            np.array(primers[picks], dtype=np.int32), np.full(3, mood, dtype=np.int32), info.window, meter
+        )
+        verse1, chorus, bridge = await generator.write(rows, steps, rules, plan, opening)
         parts = {"verse1": verse1, "chorus": chorus, "bridge": bridge}
         if draft is not None:
             draft(self._laid_out(request, info, chosen, parts))
         if progress:
             progress(Stage.VERSE_2)
-        (verse2,) = await generator.write(rows.row(0), bars * BAR_STEPS, rules, plan)
+        (verse2,) = await generator.write(rows.row(0), steps, rules, plan)
         return self._laid_out(request, info, chosen, {**parts, "verse2": verse2})
 
     @staticmethod

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bgm.errors import BgmError
 
-__all__ = ["BgmError", "ModelChanged", "ModelError", "ServerUnavailable", "UnknownMood"]
+__all__ = ["BgmError", "ModelChanged", "ModelError", "ServerUnavailable", "UnknownMood", "UnsupportedMeter"]
 
 
 class ServerUnavailable(BgmError):
@@ -29,3 +29,14 @@ class UnknownMood(BgmError):
     def __init__(self, mood: str, moods: tuple[str, ...]) -> None:
         self.mood, self.moods = mood, moods
         super().__init__(f"Unknown mood {mood!r}; choose one of: {', '.join(moods)}.")
+
+
+class UnsupportedMeter(BgmError):
+    """A primer's meter that the live model has not learnt (one trained before 3/4 and 6/8)."""
+
+    def __init__(self, meter: str, version: int, meters: tuple[str, ...]) -> None:
+        self.meter, self.version, self.meters = meter, version, meters
+        super().__init__(
+            f"Model version {version} writes in {', '.join(meters)} only, not {meter}; "
+            "teach it with `bgm train --from latest --add-meters 3/4,6/8`."
+        )

@@ -28,7 +28,7 @@ import numpy as np
 from bgm import contract, melody
 from bgm.constraints import Constraints, Rules
 from bgm.contract import ModelInfo
-from bgm.melody import BAR
+from bgm.meter import FOUR_FOUR, Meter
 from bgm.phrases import Plan, echoed, forced
 from composer.client import ModelClient
 
@@ -42,6 +42,7 @@ class Rows:
     history: np.ndarray  # int32 [rows, steps so far]: primer, then generated
     moods: np.ndarray  # int32 [rows]
     origin: int  # index in the history of a phrase's first step (where the first part starts)
+    meter: Meter = FOUR_FOUR  # the song's: its bar and its range of the position input
     state: np.ndarray | None = None
     logits: np.ndarray | None = None
     stale: bool = True  # the last history token is not yet in the state
@@ -52,17 +53,19 @@ class Rows:
             return None if a is None else a[i : i + 1].copy()
 
         return Rows(
-            take(self.history), take(self.moods), self.origin, take(self.state), take(self.logits),
-            self.stale, self.stepped,
+            take(self.history), take(self.moods), self.origin, self.meter, take(self.state),
+            take(self.logits), self.stale, self.stepped,
         )  # fmt: skip
 
     def features(self, info: ModelInfo, at: np.ndarray) -> dict[str, np.ndarray]:
         """Position and lookback inputs for predicting history indices ``at`` (any shape)."""
         if not info.position_period:
             return {}
-        position = ((at - self.origin) % info.position_period).astype(np.int32)
+        offset = melody.position_offset(self.meter)
+        position = (offset + (at - self.origin) % self.meter.phrase).astype(np.int32)
         length = int(at.max()) + 1
-        back = [melody.lookbacks(row, info.lookback_steps, length) for row in self.history]
+        steps = melody.lookback_steps(self.meter, info.lookback_steps)
+        back = [melody.lookbacks(row, steps, length) for row in self.history]
         rows = np.arange(len(self.history)).reshape((-1,) + (1,) * (at.ndim - 1))
         lookback = np.stack(back)[rows, at]
         return {contract.POSITION: position, contract.LOOKBACK: lookback.astype(np.int32)}
@@ -85,24 +88,24 @@ class Generator:
     ) -> np.ndarray:
         """[rows, steps] token ids continuing each row's history (which moves on with them);
         ``opening[r]``: the ids row ``r`` starts with, whatever the model or the plan would choose."""
-        start = rows.history.shape[1]
+        start, bar = rows.history.shape[1], rows.meter.bar
         constraints = None
         if rules is not None:
-            constraints = Constraints(self.info.vocab, rules, len(rows.history), cadence=steps - BAR)
-            constraints.start_from([[self.info.vocab[i] for i in h[-2 * BAR :]] for h in rows.history])
+            constraints = Constraints(self.info.vocab, rules, len(rows.history), cadence=steps - bar)
+            constraints.start_from([[self.info.vocab[i] for i in h[-2 * bar :]] for h in rows.history])
         for t in range(steps):
             logits = await self._logits(rows)
             if constraints is not None:
                 logits = constraints.apply(logits)
             if constraints is not None and plan is not None:
                 for r, part in enumerate(rows.history[:, start:]):
-                    echo = echoed(part, t, BAR, plan)
+                    echo = echoed(part, t, bar, plan)
                     if echo is not None:
                         logits = constraints.keep_rhythm(logits, r, echo)
             ids = self.choose(logits).astype(np.int32)
             if plan is not None:
                 for r in range(len(ids)):
-                    copy = forced(rows.history[r, start:].tolist(), t, BAR, plan)
+                    copy = forced(rows.history[r, start:].tolist(), t, bar, plan)
                     # A copied bar may open with a rest that, after this bar's ending, would be a
                     # silence over the rules' bound: there the sampled note stands.
                     keeps_time = constraints is None or not constraints.must_strike(r)

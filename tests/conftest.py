@@ -51,7 +51,12 @@ def tune_dir(tmp_path_factory) -> Path:
 
 
 def export_tiny_model(
-    version_dir: Path, seed: int = 0, units: int = 8, arch: str = "blstm", melody: bool = True
+    version_dir: Path,
+    seed: int = 0,
+    units: int = 8,
+    arch: str = "blstm",
+    melody: bool = True,
+    meters: tuple[str, ...] = ("4/4",),
 ) -> None:
     """An untrained, seeded model that honours the model contract: quick to make, real TF inside.
     ``melody=False`` makes one of the older contract (no position and lookback inputs)."""
@@ -77,8 +82,10 @@ def export_tiny_model(
         arch=arch,
         melody_inputs=melody,
         lookback=(0, 16, 32) if melody else (16, 32),
+        meters=meters,
     )
-    primers = np.random.default_rng(seed).integers(0, len(vocab), (len(MOODS), 4, 32)).astype(np.int32)
+    rng = np.random.default_rng(seed)
+    primers = {m: rng.integers(0, len(vocab), (len(MOODS), 4, 32)).astype(np.int32) for m in meters}
     export(build(config), config, vocab, primers, {"note": "untrained test model"}, version_dir)
 
 
@@ -95,6 +102,14 @@ def tiny_lstm_models(tmp_path_factory) -> Path:
     """A models folder holding ``bgm/1``, a tiny untrained causal model with a ``step`` signature."""
     root = tmp_path_factory.mktemp("lstm-models")
     export_tiny_model(root / "bgm" / "1", arch="lstm")
+    return root
+
+
+@pytest.fixture(scope="session")
+def tiny_meter_models(tmp_path_factory) -> Path:
+    """A models folder holding ``bgm/1``, a tiny untrained causal model that writes in 4/4, 3/4 and 6/8."""
+    root = tmp_path_factory.mktemp("meter-models")
+    export_tiny_model(root / "bgm" / "1", arch="lstm", meters=("4/4", "3/4", "6/8"))
     return root
 
 

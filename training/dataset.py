@@ -1,7 +1,8 @@
 """From labelled pieces to training windows.
 
-A piece is kept when its meter fits the 16-step bar of bgm's songs, moved to
-C major / A minor (bgm/melody.py) and labelled with a mood. A window is
+A piece is kept when its time signature is on the grid of a meter bgm writes
+in (bgm/meter.py: 4/4, 3/4, 6/8), moved to C major / A minor (bgm/melody.py)
+and labelled with a mood. A window is
 ``window`` tokens; each of its steps comes with the position and lookback
 inputs of the step it predicts. The causal network learns the next token at
 the last ``positions`` steps of a window, the BLSTM at the last one.
@@ -20,6 +21,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from bgm import melody
+from bgm.meter import FOUR_FOUR, Meter, meter_for
 from bgm.moods import MOODS, features, mood_of
 from bgm.score import Piece
 from bgm.tokens import decode
@@ -30,21 +32,27 @@ from training.vocab import Vocabulary
 class Labelled:
     piece: Piece  # its tokens in C major or A minor
     mood: str
+    meter: Meter = FOUR_FOUR  # whose grid its time signature is written on
 
 
 def label(pieces: list[Piece]) -> list[Labelled]:
-    """Pieces on the song grid, key-normalised and labelled; the rest are left out."""
+    """Pieces on the grid of a meter, key-normalised and labelled; the rest are left out."""
     out = []
     for p in pieces:
-        if not melody.fits_grid(p.meter):
+        meter = meter_for(p.meter)
+        if meter is None:
             continue
         try:
             tokens, _ = melody.normalise(p.tokens)
         except ValueError:  # a pitch would leave the MIDI range
             continue
         f = replace(features(decode(tokens), len(tokens), p.meter), texture=p.texture)
-        out.append(Labelled(replace(p, tokens=tuple(tokens)), mood_of(f)))
+        out.append(Labelled(replace(p, tokens=tuple(tokens)), mood_of(f), meter))
     return out
+
+
+def in_meters(labelled: list[Labelled], meters: tuple[str, ...]) -> list[Labelled]:
+    return [item for item in labelled if item.meter.name in meters]
 
 
 def mood_summary(labelled: list[Labelled]) -> dict[str, tuple[int, int]]:
@@ -104,8 +112,8 @@ def windows(
             starts.append(np.arange(offset, offset + count))
             moods.append(np.full(count, MOODS.index(item.mood), dtype=np.int32))
         ids.append(piece_ids)
-        position.append(melody.positions(item.piece.phase, len(piece_ids)))
-        lookback.append(melody.lookbacks(piece_ids, looks_back))
+        position.append(melody.positions(item.piece.phase, len(piece_ids), item.meter))
+        lookback.append(melody.lookbacks(piece_ids, melody.lookback_steps(item.meter, looks_back)))
         offset += len(piece_ids)
 
     def joined(parts: list[np.ndarray], dtype, shape=(0,)) -> np.ndarray:
@@ -148,15 +156,23 @@ def epoch_rows(w: Windows, count: int, rng: np.random.Generator) -> np.ndarray:
     return rng.choice(len(w), size=count, replace=False, p=sampling_weights(w))
 
 
-def primers(labelled: list[Labelled], vocab: Vocabulary, window: int, per_mood: int, seed: int) -> np.ndarray:
-    """[moods, per_mood, window] windows of pieces of each mood (any piece when a mood has none), each
-    ending where a phrase ends, so that a part composed after one starts on a phrase's first downbeat."""
+def primers(
+    labelled: list[Labelled],
+    vocab: Vocabulary,
+    window: int,
+    per_mood: int,
+    seed: int,
+    meter: Meter = FOUR_FOUR,
+) -> np.ndarray:
+    """[moods, per_mood, window] windows of pieces in ``meter`` of each mood (of any mood when a mood
+    has none), each ending where a phrase ends, so that a part composed after one starts on a
+    phrase's first downbeat."""
     rng = np.random.default_rng(seed)
     out = np.zeros((len(MOODS), per_mood, window), dtype=np.int32)
     candidates = {mood: [] for mood in MOODS}
-    for item in labelled:
-        first_end = -item.piece.phase % melody.POSITIONS  # steps to the first phrase start after step 0
-        ends = range(first_end, len(item.piece.tokens) + 1, melody.POSITIONS)
+    for item in (item for item in labelled if item.meter == meter):
+        first_end = -item.piece.phase % meter.phrase  # steps to the first phrase start after step 0
+        ends = range(first_end, len(item.piece.tokens) + 1, meter.phrase)
         for end in ends:
             if end >= window:
                 candidates[item.mood].append(item.piece.tokens[end - window : end])

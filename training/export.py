@@ -16,7 +16,7 @@ import numpy as np
 import tensorflow as tf
 
 from bgm import contract
-from bgm.melody import POSITIONS
+from bgm.melody import POSITIONS, position_values
 from bgm.moods import MOODS
 from bgm.tokens import TOKENIZER_VERSION
 from training.model import Embedder, ModelConfig, build
@@ -33,11 +33,12 @@ def export(
     model: keras.Model,
     config: ModelConfig,
     vocab: Vocabulary,
-    primers: np.ndarray,
+    primers: dict[str, np.ndarray],
     info: dict,
     path: Path,
 ) -> None:
-    """Write a CPU-loadable SavedModel of ``model`` with its signatures, and the Keras files beside it."""
+    """Write a CPU-loadable SavedModel of ``model`` with its signatures, and the Keras files beside it.
+    ``primers``: each of ``config.meters``' start windows [moods, primers, window], by meter name."""
     # A graph traced with cuDNN available bakes in CudnnRNN ops a CPU server cannot run.
     portable = build(config, use_cudnn=False, unroll=True)
     portable.set_weights(model.get_weights())
@@ -46,7 +47,8 @@ def export(
         vocab=vocab.tokens,
         moods=MOODS,
         window=config.window,
-        primers=primers,
+        primers=primers["4/4"],
+        meter_primers={meter: primers[meter] for meter in config.meters},
         tokenizer_version=TOKENIZER_VERSION,
         state_size=config.state_size,
         info=info,
@@ -125,16 +127,16 @@ class _Stepper:
 
 
 def verify(
-    path: Path, model: keras.Model, config: ModelConfig, vocab: Vocabulary, primers: np.ndarray
+    path: Path, model: keras.Model, config: ModelConfig, vocab: Vocabulary, primers: dict[str, np.ndarray]
 ) -> None:
     """Load the export as a server would and check it predicts what ``model`` predicts; raise if not."""
     loaded = tf.saved_model.load(str(path))
-    tokens = primers.reshape(-1, config.window)[:8]
+    tokens = primers["4/4"].reshape(-1, config.window)[:8]
     mood = np.arange(len(tokens), dtype=np.int32) % len(MOODS)
     inputs = {"tokens": tokens, "mood": mood}
     if config.melody_inputs:
         rng = np.random.default_rng(0)
-        inputs["position"] = rng.integers(0, POSITIONS, tokens.shape).astype(np.int32)
+        inputs["position"] = rng.integers(0, position_values(config.meters), tokens.shape).astype(np.int32)
         looks = (*tokens.shape, len(config.lookback))
         inputs["lookback"] = rng.integers(0, len(vocab), looks).astype(np.int32)
     out = loaded.signatures["serving_default"](**{k: tf.constant(v) for k, v in inputs.items()})
@@ -158,6 +160,14 @@ def verify(
     meta = loaded.signatures["metadata"](dummy=tf.constant([0], tf.int32))
     if [t.decode() for t in meta["vocab"].numpy()[0]] != list(vocab.tokens):
         raise RuntimeError("the exported vocabulary differs from the training vocabulary")
+
+
+def published_primers(path: Path) -> dict[str, np.ndarray]:
+    """The start windows of a published version, by meter (a version that does not say: 4/4's)."""
+    meta = tf.saved_model.load(str(path)).signatures[contract.METADATA_SIGNATURE](dummy=tf.constant([0]))
+    outputs = {name: value.numpy() for name, value in meta.items()}
+    info = contract.ModelInfo.from_metadata(0, outputs)
+    return {meter: info.primers_for(meter) for meter in info.meters}
 
 
 def load_keras(path: Path) -> tuple[keras.Model, ModelConfig, Vocabulary]:

@@ -9,7 +9,9 @@ composer can apply temperature and top-p itself.
 With ``melody_inputs`` (bgm/melody.py) each step also sees the position, in a
 4-bar phrase, of the step it predicts and the tokens one and two bars before
 that step (embedded with the same table as the tokens): the network can tell
-downbeats from offbeats and repeat or answer a bar. Versions exported before
+downbeats from offbeats and repeat or answer a bar. Each of its ``meters``
+has its own range of positions (4/4 first; ``bgm train --add-meters`` grows
+a 4/4 network by 3/4 and 6/8). Versions exported before
 had only tokens and mood; their configs load with ``melody_inputs=False``.
 
 ``arch="blstm"`` is the seed's network: every new token re-reads the whole
@@ -27,7 +29,7 @@ import keras
 from keras import layers
 
 from bgm import contract
-from bgm.melody import LOOKBACK, POSITIONS
+from bgm.melody import LOOKBACK, position_values
 
 ARCHS = ("blstm", "lstm")
 
@@ -48,8 +50,11 @@ class ModelConfig:
     # Causal network: positions of a window that learn their next token (the first few have seen
     # little context). Older versions trained the last 8 of 32.
     trained_steps: int = 8
+    meters: tuple[str, ...] = ("4/4",)  # it writes in (bgm/meter.py); each has a range of positions
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "meters", tuple(self.meters))  # a list, when read from JSON
+        position_values(self.meters)  # raises for meters a network cannot have
         if self.arch not in ARCHS:
             raise ValueError(f"arch must be one of {', '.join(ARCHS)}, not {self.arch!r}")
         if not 1 <= self.trained_steps <= self.window:
@@ -97,7 +102,9 @@ class Embedder:
         self.tokens = layers.Embedding(config.vocab_size, config.embedding, name="token_embedding")
         self.mood = layers.Embedding(config.n_moods, config.mood_embedding, name="mood_embedding")
         self.position = (
-            layers.Embedding(POSITIONS, config.position_embedding, name="position_embedding")
+            layers.Embedding(
+                position_values(config.meters), config.position_embedding, name="position_embedding"
+            )
             if config.melody_inputs
             else None
         )

@@ -11,6 +11,8 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from bgm import melody
+from bgm.meter import FOUR_FOUR, METERS, Meter, by_name
 from bgm.moods import MOODS
 from bgm.progress import Exporting, Published, Reporter
 from bgm.training_defaults import DEFAULTS
@@ -37,6 +39,7 @@ class TrainOptions:
     cache_dir: Path = DEFAULTS.cache_dir
     resume: bool = False
     from_latest: bool = False
+    add_meters: tuple[str, ...] = ()  # with from_latest: teach the live version these meters only
     arch: str = DEFAULTS.arch
     units: int = DEFAULTS.units
     window: int = DEFAULTS.window
@@ -104,6 +107,47 @@ def _grow(new: keras.Model, old: keras.Model) -> None:
             layer.set_weights(merged)
 
 
+def _with_meters(
+    old: keras.Model, old_config: ModelConfig, meters: tuple[str, ...]
+) -> tuple[keras.Model, ModelConfig]:
+    """``old`` grown by ``meters``' ranges of the position input, everything else frozen: what it
+    writes in its own meters stays exactly as it was. A new meter's positions start as those of the
+    4/4 step with the same place in its beat and bar (3/4's last beat as 4/4's last, 6/8's second
+    dotted beat as 4/4's third), so training starts from a network that already keeps some time."""
+    if not old_config.melody_inputs:
+        raise TrainingError("--add-meters needs a melody network (a version trained with position inputs).")
+    if known := [m for m in meters if m in old_config.meters]:
+        raise TrainingError(f"--add-meters: the live version already writes in {', '.join(known)}.")
+    try:
+        config = ModelConfig(**{**old_config.to_dict(), "meters": old_config.meters + tuple(meters)})
+    except ValueError:
+        raise TrainingError(
+            f"--add-meters: meters are added in the order {', '.join(m.name for m in METERS)}, each once."
+        ) from None
+    model = build(config)
+    _grow(model, old)
+    table = model.get_layer("position_embedding")
+    rows = table.get_weights()[0]
+    for name in meters:
+        meter = by_name(name)
+        offset = melody.position_offset(meter)
+        for step in range(meter.phrase):
+            rows[offset + step] = rows[_like_four_four(meter, step)]
+    table.set_weights([rows])
+    for layer in model.layers:
+        layer.trainable = layer.name == "position_embedding"
+    return model, config
+
+
+def _like_four_four(meter: Meter, step: int) -> int:
+    """The 4/4 position with ``step``'s place in the phrase, bar and beat (``step`` of ``meter``'s phrase)."""
+    bar, in_bar = divmod(step, meter.bar)
+    beat, in_beat = divmod(in_bar, meter.beat)
+    beats = meter.bar // meter.beat
+    four_four_beat = 3 if beat == beats - 1 and beats == 3 else beat * 4 // beats
+    return bar * FOUR_FOUR.bar + four_four_beat * 4 + in_beat * 4 // meter.beat
+
+
 def _prepare(
     options: TrainOptions, labelled: list[dataset.Labelled]
 ) -> tuple[keras.Model, ModelConfig, Vocabulary, RunState]:
@@ -126,11 +170,16 @@ def _prepare(
                 f"--from latest: no published version in {options.models_dir / options.model_name}."
             )
         old, old_config, old_vocab = export.load_keras(live)
-        vocab = old_vocab.extended(frequent_tokens(streams, options.min_count))
-        config = ModelConfig(**{**old_config.to_dict(), "vocab_size": len(vocab)})
-        model = build(config)
-        _grow(model, old)
-        print(f"fine-tuning version {live.name}: vocabulary {len(old_vocab)} -> {len(vocab)}")
+        if options.add_meters:
+            model, config = _with_meters(old, old_config, options.add_meters)
+            vocab = old_vocab
+            print(f"teaching version {live.name} {', '.join(options.add_meters)}: only their positions learn")
+        else:
+            vocab = old_vocab.extended(frequent_tokens(streams, options.min_count))
+            config = ModelConfig(**{**old_config.to_dict(), "vocab_size": len(vocab)})
+            model = build(config)
+            _grow(model, old)
+            print(f"fine-tuning version {live.name}: vocabulary {len(old_vocab)} -> {len(vocab)}")
     else:
         vocab = build_vocab(streams, options.min_count)
         config = ModelConfig(
@@ -149,14 +198,28 @@ def _prepare(
     return model, config, vocab, RunState(draws=int(live.name) if options.from_latest else 0)
 
 
+def _keep_positions(model: keras.Model, old: keras.Model, meters: tuple[str, ...]) -> None:
+    """``old``'s rows of the position input for ``meters`` put back into ``model``, bit for bit."""
+    rows = model.get_layer("position_embedding").get_weights()[0]
+    kept = melody.position_values(meters)
+    rows[:kept] = old.get_layer("position_embedding").get_weights()[0][:kept]
+    model.get_layer("position_embedding").set_weights([rows])
+
+
 def train(options: TrainOptions) -> TrainResult:
     """Train and publish a new version; on any failure ``models/`` is left exactly as it was."""
     if not (options.learning_rate > 0 and 0 < options.lr_decay <= 1):
         raise TrainingError("The learning rate must be above 0 and its decay in (0, 1].")
+    if options.add_meters and not options.from_latest:
+        raise TrainingError("--add-meters teaches the live version new meters: use it with --from latest.")
     keras.utils.set_random_seed(options.seed)
     labelled = load_pieces(options)
     model, config, vocab, state = _prepare(options, labelled)
-    train_part, val_part = dataset.split(labelled, options.validation, options.seed)
+    old_meters = tuple(m for m in config.meters if m not in options.add_meters)
+    # Split each set of meters on its own: a 4/4 network keeps the split it has always had.
+    train_part, val_part = dataset.split(
+        dataset.in_meters(labelled, options.add_meters or config.meters), options.validation, options.seed
+    )
     positions = config.positions  # that learn their next token
     train_w = dataset.windows(train_part, vocab, config.window, positions, config.lookback)
     val_w = dataset.windows(val_part, vocab, config.window, positions, config.lookback)
@@ -199,7 +262,20 @@ def train(options: TrainOptions) -> TrainResult:
         "moods": {m: n for m, (n, _) in dataset.mood_summary(labelled).items()},
         "config": config.to_dict(),
     }
-    primers = dataset.primers(train_part, vocab, config.window, options.primers_per_mood, options.seed)
+    if options.add_meters:
+        # The old meters keep everything: their rows of the position input, their start windows, and
+        # the gate compares the two versions on the live version's own validation pieces.
+        live = publish.latest(options.models_dir / options.model_name)
+        _keep_positions(model, export.load_keras(live)[0], old_meters)
+        primers = export.published_primers(live)
+        val_part = dataset.split(dataset.in_meters(labelled, old_meters), options.validation, options.seed)[1]
+    else:
+        primers = {}
+    for name in config.meters:
+        if name not in primers:
+            primers[name] = dataset.primers(
+                train_part, vocab, config.window, options.primers_per_mood, options.seed, by_name(name)
+            )
 
     def write(path: Path) -> None:
         export.export(model, config, vocab, primers, figures, path)

@@ -3,15 +3,8 @@ import pytest
 
 from bgm import melody
 from bgm.harmony import Key
+from bgm.meter import FOUR_FOUR, SIX_EIGHT, THREE_FOUR
 from bgm.tokens import HOLD
-
-
-@pytest.mark.parametrize(
-    ("meter", "fits"),
-    [("4/4", True), ("2/2", True), ("2/4", True), ("4/2", True), ("", True), ("3/4", False), ("6/8", False)],
-)
-def test_only_meters_with_bar_lines_on_the_16_step_grid_fit(meter, fits):
-    assert melody.fits_grid(meter) is fits
 
 
 @pytest.mark.parametrize(
@@ -45,6 +38,21 @@ def test_positions_count_through_a_four_bar_phrase_from_the_phase():
     pos = melody.positions(phase=60, length=8)
     assert pos.tolist() == [60, 61, 62, 63, 0, 1, 2, 3]
     assert melody.POSITIONS == 4 * melody.BAR
+
+
+def test_each_meter_counts_its_own_phrase_in_its_own_range_of_positions():
+    assert melody.positions(46, 4, THREE_FOUR).tolist() == [64 + 46, 64 + 47, 64 + 0, 64 + 1]
+    assert melody.positions(0, 49, SIX_EIGHT)[[0, 47, 48]].tolist() == [112, 159, 112]
+    assert melody.position_values(("4/4",)) == 64
+    assert melody.position_values(("4/4", "3/4", "6/8")) == 160
+    with pytest.raises(ValueError):
+        melody.position_values(("4/4", "6/8"))  # a network's meters are the first ones, in order
+
+
+def test_lookback_counts_bars_of_the_meter():
+    assert melody.lookback_steps(FOUR_FOUR) == (0, 16, 32)
+    assert melody.lookback_steps(THREE_FOUR) == (0, 12, 24)
+    assert melody.lookback_steps(SIX_EIGHT, (16, 32)) == (12, 24)
 
 
 def test_lookbacks_are_the_last_note_struck_and_the_ids_one_and_two_bars_back():

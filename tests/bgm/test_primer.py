@@ -77,16 +77,36 @@ def test_abc_and_musicxml_are_read_too():
     [
         ("waltz.mid", midi_bytes(TUNE, numerator=3), "3/4"),
         ("jig.mid", midi_bytes(TUNE, numerator=6, denominator=8), "6/8"),
-        ("waltz.abc", b"X:1\nT:w\nM:3/4\nL:1/4\nK:D\nA d c | d e f | d3 |\n", "3/4"),
-        ("jig.abc", b"X:1\nT:j\nM:6/8\nL:1/8\nK:D\nA | dcd efd | e3 d3 |\n", "6/8"),
     ],
 )
-def test_a_primer_in_a_triple_or_compound_meter_is_refused_in_one_sentence(name, data, meter):
+def test_a_primer_in_3_4_or_6_8_keeps_its_meter_notes_and_12_step_bars(name, data, meter):
+    primer = read_primer(name, data)
+    assert primer.meter == meter and primer.grid.bar == 12
+    assert [(o.step, o.pitches[0]) for o in decode(list(primer.tokens))] == [(4 * b, p) for b, p, _ in TUNE]
+    assert len(primer.tokens) % 12 == 0 and primer.bars == len(primer.tokens) // 12
+
+
+def test_a_waltz_in_abc_starts_on_its_bar_line_and_is_cut_after_8_of_its_bars():
+    bars = " | ".join(["A d c", "d e f"] * 6)  # 12 bars of 3/4
+    primer = read_primer("waltz.abc", f"X:1\nT:w\nM:3/4\nL:1/4\nK:D\n{bars} |\n".encode())
+    onsets = decode(list(primer.tokens))
+    assert onsets[0].step == 0 and onsets[1].step == 4
+    assert len(primer.tokens) == MAX_BARS * 12 and primer.bars == MAX_BARS
+
+
+@pytest.mark.parametrize(
+    "name, data, meter",
+    [
+        ("five.mid", midi_bytes(TUNE, numerator=5), "5/4"),
+        ("slip.abc", b"X:1\nT:j\nM:9/8\nL:1/8\nK:D\nA | dcd efd ABc | e3 d3 c3 |\n", "9/8"),
+    ],
+)
+def test_a_primer_in_a_meter_without_a_grid_is_refused_in_one_sentence(name, data, meter):
     with pytest.raises(PrimerRejected) as refused:
         read_primer(name, data)
     assert str(refused.value) == (
-        f"The primer `{name}` is in {meter}, but the model composes in duple meters only: "
-        "4/4, 2/4, 2/2 or 4/2."
+        f"The primer `{name}` is in {meter}, but songs are in 4/4 (also written 2/4, 2/2 or 4/2), "
+        "3/4 or 6/8 only."
     )
 
 

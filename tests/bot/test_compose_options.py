@@ -99,6 +99,40 @@ async def test_key_lead_loop_and_primer_shape_the_posted_song_and_stems_follow(
         fake.assert_no_unknown_routes()
 
 
+@pytest.fixture(scope="module")
+def meter_server(tiny_meter_models, tmp_path_factory):
+    """`bgm serve` on a tiny model that writes in 3/4 and 6/8 too."""
+    server = test_discord.ServeProcess(
+        test_discord.copy_models(tiny_meter_models, tmp_path_factory.mktemp("m"))
+    )
+    yield server
+    server.stop()
+
+
+async def test_a_jig_primer_gives_a_song_in_6_8_that_loops_on_its_bars(
+    meter_server, tmp_path, restore_discord
+):
+    jig = Upload("jig.mid", midi_bytes(TUNE, numerator=6, denominator=8))
+    async with FakeDiscord() as fake, bot_against(fake, meter_server, tmp_path / "data"):
+        options = dict(mood="playful", length="short", seed=3, loop=True)
+        inter = await fake.invoke_slash("bgm compose", options=options, attachments={"primer": jig},
+                                        user=fake.regular)  # fmt: skip
+        await fake.wait_for(lambda: inter.original is not None and has_song(inter.original), SONG_S)
+        message = inter.original
+        assert fields(message)["Primer"] == "`jig.mid` (D major, 6/8)"
+        midi = mido.MidiFile(file=io.BytesIO(message.files["bgm-playful-3.mid"]))
+        signatures = [(m.numerator, m.denominator) for m in midi.tracks[0] if m.type == "time_signature"]
+        assert signatures == [(6, 8)]
+        _, notes = melody_track(message.files["bgm-playful-3.mid"])
+        jig_bar = 3 * 480  # six eighths
+        assert [n for n in notes if n[0] < 2 * jig_bar] == [(round(b * 480), p) for b, p, _ in TUNE if b < 6]
+        audio, rate = sf.read(io.BytesIO(message.files["bgm-playful-3.ogg"]), dtype="float32")
+        tempo = STYLES["playful"].tempo  # quarter notes a minute: a 6/8 bar is three of them
+        bar_samples = 3 * 60 * rate / tempo
+        assert abs(len(audio) - 4 * 6 * bar_samples) <= 1  # whole bars (six sections of 4), to the sample
+        fake.assert_no_unknown_routes()
+
+
 async def test_lead_and_key_autocomplete(shared_server, tmp_path, restore_discord):
     async with FakeDiscord() as fake, bot_against(fake, shared_server, tmp_path):
         lead = await fake.autocomplete(

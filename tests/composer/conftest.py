@@ -22,6 +22,13 @@ def lstm_server(tiny_lstm_models):
 
 
 @pytest.fixture(scope="session")
+def meter_server(tiny_meter_models):
+    """The embedded server on the tiny causal model that writes in 3/4 and 6/8 too."""
+    with EmbeddedServer(tiny_meter_models) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
 def legacy_server(tiny_legacy_models):
     """The embedded server on a tiny model without melody inputs (versions before them)."""
     with EmbeddedServer(tiny_legacy_models) as running:

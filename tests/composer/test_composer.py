@@ -12,7 +12,7 @@ from bgm.styles import STYLES
 from bgm.tokens import decode
 from composer.client import ModelClient
 from composer.composer import RESTART_EVERY, Composer, ComposeRequest
-from composer.errors import BgmError, ServerUnavailable, UnknownMood
+from composer.errors import BgmError, ServerUnavailable, UnknownMood, UnsupportedMeter
 from composer.sampling import sample
 from composer.stages import Stage
 
@@ -273,3 +273,50 @@ def test_a_primer_opens_verse_1_note_for_note_and_the_song_keeps_its_key(lstm_se
     assert song.primer_bars == 2
     verse2 = next(s for s in song.sections if s.name == "verse2")
     assert song.tokens[verse2.start : verse2.start + 32] != primer.tokens  # verse 2 goes on, not again
+
+
+class PositionsClient(ModelClient):
+    """A real client that also records every position input it sends."""
+
+    positions: list[int]
+
+    async def predict(self, version, signature, inputs, outputs):
+        self.positions = getattr(self, "positions", []) + np.asarray(inputs["position"]).ravel().tolist()
+        return await super().predict(version, signature, inputs, outputs)
+
+
+@pytest.mark.parametrize("meter, offset", [("3/4", 64), ("6/8", 112)])
+def test_a_primer_in_3_4_or_6_8_gives_a_song_in_12_step_bars_with_that_meters_positions(
+    meter_server, meter, offset
+):
+    from bgm.primer import Primer
+
+    tokens = ("64:4", "_", "_", "_", "66:2", "_", "67:2", "_", "69:4", "_", "_", "_")
+    primer = Primer(tokens * 2, "E minor", meter, "waltz.mid")
+    song, client = _compose(
+        meter_server, ComposeRequest("calm", "short", seed=1, primer=primer), PositionsClient
+    )
+    assert song.tokens[:24] == primer.tokens and song.primer_bars == 2
+    assert [s.steps for s in song.sections] == [4 * 12] * len(LAYOUT) and song.bars == 4 * len(LAYOUT)
+    assert set(client.positions) == set(range(offset, offset + 48))  # every step of a 4-bar phrase
+    for section in song.sections[
+        1:
+    ]:  # bar 2 of a short part opens as bar 0 (the phrase plan, 12 steps a bar)
+        part = song.tokens[section.start : section.start + section.steps]
+        first, again = (
+            {(o.step, o.pitches) for o in decode(list(part[b * 12 : (b + 1) * 12]))} for b in (0, 2)
+        )
+        # ... but for a note struck where the opening rest would have made too long a silence
+        assert first <= again and len(again - first) <= 1, section.name
+
+
+def test_a_primer_in_a_meter_the_model_has_not_learnt_is_refused_in_one_sentence(lstm_server):
+    from bgm.primer import Primer
+
+    primer = Primer(("64:4",) + ("_",) * 11, "E minor", "3/4", "waltz.mid")
+    with pytest.raises(UnsupportedMeter) as refused:
+        _compose(lstm_server, ComposeRequest("calm", "short", seed=1, primer=primer))
+    assert str(refused.value) == (
+        "Model version 1 writes in 4/4 only, not 3/4; teach it with "
+        "`bgm train --from latest --add-meters 3/4,6/8`."
+    )

@@ -194,14 +194,24 @@ def test_a_causal_window_predicts_the_next_token_at_its_last_positions():
     assert last.tolist() == [4, 14]
 
 
-def test_pieces_off_the_song_grid_are_left_out_and_the_rest_normalised():
+def test_pieces_off_every_meters_grid_are_left_out_and_the_rest_normalised_with_their_meter():
+    from bgm.meter import FOUR_FOUR, SIX_EIGHT, THREE_FOUR
     from bgm.score import Piece
-    from training.dataset import label
+    from training.dataset import in_meters, label
 
     g_major = ("67:4", "69:4", "71:4", "72:4", "74:4", "76:4", "78:4", "79:4", "74:4", "71:4", "67:8")
-    kept = label([Piece("a", "4/4", g_major), Piece("b", "3/4", g_major)])
-    assert [k.piece.source for k in kept] == ["a"]
+    pieces = [
+        Piece(name, meter, g_major)
+        for name, meter in [("a", "2/4"), ("b", "3/4"), ("c", "5/4"), ("d", "6/8")]
+    ]
+    kept = label(pieces)
+    assert [(k.piece.source, k.meter) for k in kept] == [
+        ("a", FOUR_FOUR),
+        ("b", THREE_FOUR),
+        ("d", SIX_EIGHT),
+    ]
     assert kept[0].piece.tokens[0] == "72:4"  # G major moved to C major
+    assert [k.piece.source for k in in_meters(kept, ("4/4",))] == ["a"]
 
 
 def test_primers_end_where_a_phrase_ends():
@@ -215,3 +225,43 @@ def test_primers_end_where_a_phrase_ends():
     out = primers([Labelled(Piece("p", "4/4", tokens, phase=4), "calm")], vocab, 32, 1, 0)
     window = [vocab.tokens[i] for i in out[0, 0]]
     assert window in (list(tokens[28:60]), list(tokens[92:124]), list(tokens[156:188]))
+
+
+def test_adding_meters_teaches_their_positions_and_leaves_4_4_exactly_as_it_was(tiny, tmp_path):
+    options, first = tiny
+    models = tmp_path / "models"
+    shutil.copytree(options.models_dir, models)
+    triple = tmp_path / "triple"
+    triple.mkdir()
+    for i, (meter, bar) in enumerate([("3/4", "c2 e2 g2 | f2 d2 B2 |"), ("6/8", "cde gfe | dcB c3 |")] * 2):
+        (triple / f"t{i}.abc").write_text(f"X:1\nT:t{i}\nM:{meter}\nL:1/8\nK:C\n" + bar * 12 + "\n")
+    result = train(
+        replace(options, data=(triple,), models_dir=models, run_dir=tmp_path / "run", from_latest=True,
+                add_meters=("3/4", "6/8"))
+    )  # fmt: skip
+    old, new = (tf.saved_model.load(str(p)) for p in (first.path, result.path))
+    meta = {k: v.numpy()[0] for k, v in new.signatures["metadata"](dummy=tf.constant([0])).items()}
+    old_meta = {k: v.numpy()[0] for k, v in old.signatures["metadata"](dummy=tf.constant([0])).items()}
+    assert [m.decode() for m in meta["meters"]] == ["4/4", "3/4", "6/8"]
+    assert meta["meter_primers"].shape == (3, len(MOODS), 2, 32)
+    assert np.array_equal(meta["meter_primers"][0], old_meta["primers"])  # 4/4 songs start as before
+    assert np.array_equal(meta["vocab"], old_meta["vocab"])
+
+    rng = np.random.default_rng(0)
+    inputs = {
+        "tokens": tf.constant(old_meta["primers"].reshape(-1, 32)[:4]),
+        "mood": tf.constant([0, 1, 2, 3]),
+        "lookback": tf.constant(rng.integers(0, len(meta["vocab"]), (4, 32, 3)).astype(np.int32)),
+    }
+    in_4_4 = tf.constant((np.arange(32)[None].repeat(4, 0) + 7) % 64, tf.int32)
+    before = old.signatures["serving_default"](position=in_4_4, **inputs)["logits"].numpy()
+    after = new.signatures["serving_default"](position=in_4_4, **inputs)["logits"].numpy()
+    assert np.array_equal(before, after)
+    in_3_4 = new.signatures["serving_default"](position=in_4_4 % 48 + 64, **inputs)["logits"].numpy()
+    assert np.all(np.isfinite(in_3_4)) and not np.allclose(in_3_4, after)
+
+
+def test_adding_meters_needs_the_live_version_and_new_meters(tiny, tmp_path):
+    options, _ = tiny
+    with pytest.raises(TrainingError, match="use it with --from latest"):
+        train(replace(options, run_dir=tmp_path / "run", add_meters=("3/4",)))
