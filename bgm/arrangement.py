@@ -1,15 +1,15 @@
 """A melody arranged for a small band: melody, harmony (chords or a pad), bass and drums.
 
-The harmony is read from the melody itself: one diatonic triad per 4/4 bar,
-the one whose tones the melody sounds longest in that bar. The bass plays its
-root, the harmony part the triad. Phrases end on cadences, as in the tunes the
-model learnt from: each section on the dominant then the tonic, each 4-bar
-phrase within a section on the dominant (a half cadence). Read from the melody
-alone, the chords lean to the subdominant or the relative key as often as not
-(the tune's notes fit those triads as well), and a listener, or music21's key
-analysis, then hears that key instead of the song's (issue 15: 27 of 48 short
-songs asked for a key were heard in their key, 48 of 48 with the cadences;
-bench/key_agreement.py).
+The harmony is read from the melody itself: one diatonic triad per bar of the
+song's meter (bgm.meter), the one whose tones the melody sounds longest in that
+bar. The bass plays its root, the harmony part the triad. Phrases end on
+cadences, as in the tunes the model learnt from: each section on the dominant
+then the tonic, each 4-bar phrase within a section on the dominant (a half
+cadence). Read from the melody alone, the chords lean to the subdominant or
+the relative key as often as not (the tune's notes fit those triads as well),
+and a listener, or music21's key analysis, then hears that key instead of the
+song's (issue 15: 27 of 48 short songs asked for a key were heard in their key,
+48 of 48 with the cadences; bench/key_agreement.py).
 """
 
 from __future__ import annotations
@@ -21,11 +21,10 @@ import numpy as np
 
 from bgm.form import Section
 from bgm.harmony import MAJOR_PROFILE, MINOR_PROFILE, Key, estimate_key, pitch_class_histogram
-from bgm.styles import CRASH, DRUM_PATTERNS, KICK, WHOLE, Rhythm, Style, style_for
+from bgm.meter import FOUR_FOUR, Meter
+from bgm.styles import CRASH, KICK, Rhythm, Style, drums_for, for_meter, style_for
 from bgm.tokens import STEP_QUARTERS, Onset
 
-STEPS_PER_BAR = 16
-PHRASE_STEPS = 4 * STEPS_PER_BAR  # the tunes' phrases: 4 bars (bgm.phrases plans them so)
 BASS_LOW = 36  # roots land in C2..B2, under everything else
 HARMONY_LOW = 53  # triads voiced inside F3..E4, just under a melody centred above middle C
 HARMONY_FLOOR = 45  # a section with a low tune takes its chords down, to A2 at most: lower is mud
@@ -34,8 +33,7 @@ SECTION_SPREAD = 6  # semitones a section's middle may lie from the song's befor
 HARMONY_DROP, BASS_DROP, DRUM_DROP = 22, 12, 14
 # Choruses lift, the bridge breathes.
 SECTION_DYNAMICS = {"verse1": 0, "verse2": 4, "chorus": 10, "bridge": -8}
-ACCENTS = {0: 8, 8: 4, 4: 2, 12: 2}  # downbeat strongest, then beat 3, then 2 and 4
-OFFBEAT_16TH = -3
+OFFBEAT_16TH = -3  # a 16th off the eighths; on them, the meter's accents (bgm.meter)
 # Relative keys share their notes; take the style's mode unless the other fits clearly better.
 KEY_MARGIN = 0.05
 # A bar goes to the tonic triad unless another covers this share of the bar's melody more: the
@@ -82,6 +80,7 @@ class Arrangement:
     tempo: int  # quarters per minute
     steps: int
     key: Key
+    meter: Meter = FOUR_FOUR  # what the parts count their bars in
 
     @property
     def seconds(self) -> float:
@@ -140,14 +139,15 @@ def progression(
     key: Key,
     section_ends: Iterable[int] = (),
     phrase_ends: Iterable[int] = (),
+    meter: Meter = FOUR_FOUR,
 ) -> list[Triad]:
-    """One triad per bar: the one covering the most melody (the tonic by ``TONIC_LEAN``), the previous
-    one over silence; then the cadences: V in the last bar of a phrase (ending at a step of
-    ``phrase_ends``), V then I in the last two bars of a section (``section_ends``) and of the song."""
+    """One triad per bar of ``meter``: the one covering the most melody (the tonic by ``TONIC_LEAN``),
+    the previous one over silence; then the cadences: V in the last bar of a phrase (ending at a step
+    of ``phrase_ends``), V then I in the last two bars of a section (``section_ends``) and of the song."""
     candidates = triads(key)
     chords: list[Triad] = []
-    for start in range(0, steps, STEPS_PER_BAR):
-        weights = bar_weights(melody, start, start + STEPS_PER_BAR)
+    for start in range(0, steps, meter.bar):
+        weights = bar_weights(melody, start, start + meter.bar)
         if not weights.any():
             chords.append(chords[-1] if chords else candidates[0])
             continue
@@ -161,12 +161,12 @@ def progression(
         )
     tonic, dominant = candidates[0], next(t for t in candidates if t.numeral == "V")
     for end in phrase_ends:
-        bar = -(-end // STEPS_PER_BAR) - 1
+        bar = -(-end // meter.bar) - 1
         if 0 < end <= steps:
-            fits = _cover(melody, bar, dominant) >= HALF_CADENCE_FIT * _cover(melody, bar, chords[bar])
-            chords[bar] = dominant if fits else chords[bar]
+            cadence, kept = _cover(melody, bar, dominant, meter), _cover(melody, bar, chords[bar], meter)
+            chords[bar] = dominant if cadence >= HALF_CADENCE_FIT * kept else chords[bar]
     for end in {*section_ends, steps}:
-        last = -(-end // STEPS_PER_BAR) - 1  # the bar the section's last step falls in
+        last = -(-end // meter.bar) - 1  # the bar the section's last step falls in
         if 0 <= last < len(chords):
             chords[last] = tonic
             if last >= 1:
@@ -174,17 +174,16 @@ def progression(
     return chords
 
 
-def _cover(melody: list[Onset], bar: int, triad: Triad) -> int:
+def _cover(melody: list[Onset], bar: int, triad: Triad, meter: Meter) -> int:
     """Steps of ``bar``'s melody on ``triad``'s tones."""
-    weights = bar_weights(melody, bar * STEPS_PER_BAR, (bar + 1) * STEPS_PER_BAR)
+    weights = bar_weights(melody, bar * meter.bar, (bar + 1) * meter.bar)
     return sum(int(weights[pc]) for pc in triad.pitch_classes)
 
 
-def level(base: int, step: int, sections: list[Section]) -> int:
-    """A velocity: ``base`` shaped by the section and the beat, within MIDI's 1..127."""
+def level(base: int, step: int, sections: list[Section], meter: Meter = FOUR_FOUR) -> int:
+    """A velocity: ``base`` shaped by the section and the beat of ``meter``, within MIDI's 1..127."""
     section = next((s.name for s in sections if s.start <= step < s.start + s.steps), "")
-    position = step % STEPS_PER_BAR
-    accent = ACCENTS.get(position, OFFBEAT_16TH if position % 2 else 0)
+    accent = OFFBEAT_16TH if step % 2 else meter.accent(step)  # every meter's accents fall on eighths
     return max(1, min(127, base + SECTION_DYNAMICS.get(section, 0) + accent))
 
 
@@ -225,16 +224,19 @@ def align_sections(melody: list[Onset], sections: list[Section]) -> list[Onset]:
     return sorted(aligned, key=lambda o: o.step)
 
 
-def harmony_lows(melody: list[Onset], steps: int, sections: list[Section]) -> list[int]:
-    """Per bar, the lowest pitch of the chord voicing: HARMONY_LOW, or lower in a section whose tune
-    dips into that octave, so the chords stay under the tune (down to HARMONY_FLOOR)."""
-    lows = [HARMONY_LOW] * -(-steps // STEPS_PER_BAR)
+def harmony_lows(
+    melody: list[Onset], steps: int, sections: list[Section], meter: Meter = FOUR_FOUR
+) -> list[int]:
+    """Per bar of ``meter``, the lowest pitch of the chord voicing: HARMONY_LOW, or lower in a section
+    whose tune dips into that octave, so the chords stay under the tune (down to HARMONY_FLOOR)."""
+    bar = meter.bar
+    lows = [HARMONY_LOW] * -(-steps // bar)
     for section in sections:
         pitches = [min(o.pitches) for o in _in_section(melody, section)]
         if pitches:
             floor = int(np.percentile(pitches, 10))  # a passing low note may cross the chords
             low = max(HARMONY_FLOOR, min(HARMONY_LOW, floor - 12))
-            first, last = section.start // STEPS_PER_BAR, -(-(section.start + section.steps) // STEPS_PER_BAR)
+            first, last = section.start // bar, -(-(section.start + section.steps) // bar)
             lows[first:last] = [low] * (min(last, len(lows)) - first)
     return lows
 
@@ -254,7 +256,9 @@ def _note(start: int, length: int, pitch: int, velocity: int, steps: int) -> Not
     return Note(start, length, pitch, velocity) if length > 0 and start >= 0 else None
 
 
-def _melody(melody: list[Onset], steps: int, style: Style, sections: list[Section]) -> list[Note | None]:
+def _melody(
+    melody: list[Onset], steps: int, style: Style, sections: list[Section], meter: Meter
+) -> list[Note | None]:
     """The onsets as notes; one still ringing when its pitch is struck again stops there,
     since in MIDI the old note's note-off would cut the new one short."""
     notes: list[Note | None] = []
@@ -262,7 +266,7 @@ def _melody(melody: list[Onset], steps: int, style: Style, sections: list[Sectio
     for o in sorted(melody, key=lambda o: o.step, reverse=True):
         for pitch in sorted(set(o.pitches)):
             length = min(o.steps, next_strike.get(pitch, o.end) - o.step)
-            notes.append(_note(o.step, length, pitch, level(style.velocity, o.step, sections), steps))
+            notes.append(_note(o.step, length, pitch, level(style.velocity, o.step, sections, meter), steps))
             next_strike[pitch] = o.step
     return notes
 
@@ -274,29 +278,31 @@ def _comping(
     voicing: Callable[[Triad, int], list[int]],
     base: int,
     sections: list[Section],
+    meter: Meter,
 ) -> list[Note | None]:
-    """The chords played in ``rhythm``, the last bar held; ``voicing`` maps a triad and its bar to
-    pitches."""
+    """The chords played in ``rhythm`` (a bar of ``meter``), the last bar held; ``voicing`` maps a
+    triad and its bar to pitches."""
     notes = []
+    held = ((0, meter.bar),)
     for bar, triad in enumerate(chords):
-        start = bar * STEPS_PER_BAR
-        for offset, length in WHOLE if bar == len(chords) - 1 else rhythm:
-            velocity = level(base, start + offset, sections)
+        start = bar * meter.bar
+        for offset, length in held if bar == len(chords) - 1 else rhythm:
+            velocity = level(base, start + offset, sections, meter)
             pitches = voicing(triad, bar)
             notes += [_note(start + offset, length, pitch, velocity, steps) for pitch in pitches]
     return notes
 
 
-def _drums(steps: int, style: Style, sections: list[Section]) -> list[Note | None]:
+def _drums(steps: int, style: Style, sections: list[Section], meter: Meter) -> list[Note | None]:
     base = style.velocity - DRUM_DROP
-    bars = range(0, steps, STEPS_PER_BAR)
+    bars = range(0, steps, meter.bar)
     section_starts = {s.start for s in sections}
     notes = []
     for start in bars:
         if start == bars[-1]:  # the last bar: one final hit
             hits = ((0, KICK, 0), (0, CRASH, 0))
         else:
-            hits = DRUM_PATTERNS[style.drums]
+            hits = drums_for(style.drums, meter)
             if style.drums == "driving" and start in section_starts:
                 hits += ((0, CRASH, -4),)
         for offset, key, accent in hits:
@@ -318,11 +324,12 @@ def arrange(
     key: Key | None = None,
     lead: int | None = None,
     keep_register: bool = False,
+    meter: Meter = FOUR_FOUR,
 ) -> Arrangement:
     """The melody with harmony, bass and (if the mood's style has them) drums, ``steps`` long, in
-    ``key`` when the composer knows it (else the key estimated from the melody). ``lead``: the
-    melody's program instead of the mood's; ``keep_register``: the melody stays in its octave (a
-    user's primer is played where it was written)."""
+    ``key`` when the composer knows it (else the key estimated from the melody), in bars of
+    ``meter``. ``lead``: the melody's program instead of the mood's; ``keep_register``: the melody
+    stays in its octave (a user's primer is played where it was written)."""
     style = style_for(mood)
     if lead is not None:
         style = replace(style, melody_program=lead)
@@ -333,22 +340,26 @@ def arrange(
     key = key or key_for(melody, style.mode)
     # An empty melody gives nothing to harmonise: every part stays silent.
     ends = [s.start + s.steps for s in sections]
-    phrases = [s.start + step for s in sections for step in range(PHRASE_STEPS, s.steps, PHRASE_STEPS)]
-    chords = progression(melody, steps, key, ends, phrases) if melody else []
+    # The tunes' phrases are 4 bars of the meter (bgm.phrases plans them so).
+    phrases = [s.start + step for s in sections for step in range(meter.phrase, s.steps, meter.phrase)]
+    chords = progression(melody, steps, key, ends, phrases, meter) if melody else []
 
     base = style.velocity
-    lows = harmony_lows(melody, steps, sections)
+    lows = harmony_lows(melody, steps, sections, meter)
 
     def under_the_tune(triad: Triad, bar: int) -> list[int]:
         return close_voicing(triad, lows[bar])
 
-    harmony = _comping(chords, steps, style.harmony_rhythm, under_the_tune, base - HARMONY_DROP, sections)
-    bass = _comping(chords, steps, style.bass_rhythm, bass_voicing, base - BASS_DROP, sections)
+    chord_rhythm = for_meter(style.harmony_rhythm, meter)
+    bass_rhythm = for_meter(style.bass_rhythm, meter, bass=True)
+    harmony = _comping(chords, steps, chord_rhythm, under_the_tune, base - HARMONY_DROP, sections, meter)
+    bass = _comping(chords, steps, bass_rhythm, bass_voicing, base - BASS_DROP, sections, meter)
     tracks = [
-        _track("melody", style.melody_program, _melody(melody, steps, style, sections)),
+        _track("melody", style.melody_program, _melody(melody, steps, style, sections, meter)),
         _track("harmony", style.harmony_program, harmony),
         _track("bass", style.bass_program, bass),
     ]
     if style.has_drums:
-        tracks.append(_track("drums", 0, _drums(steps, style, sections) if melody else [], is_drum=True))
-    return Arrangement(tuple(tracks), tempo or style.tempo, steps, key)
+        drums = _drums(steps, style, sections, meter) if melody else []
+        tracks.append(_track("drums", 0, drums, is_drum=True))
+    return Arrangement(tuple(tracks), tempo or style.tempo, steps, key, meter)

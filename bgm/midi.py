@@ -48,11 +48,11 @@ def _end_at(track: mido.MidiTrack, ticks: int) -> None:
     track.append(mido.MetaMessage("end_of_track", time=max(0, ticks - elapsed)))
 
 
-def write_midi(arrangement: Arrangement, path: str | Path, meter: str = "4/4") -> Path:
+def write_midi(arrangement: Arrangement, path: str | Path, meter: str | None = None) -> Path:
     """Write ``arrangement`` as a type-1 MIDI file: a tempo track, then one track per part. ``meter``:
-    the time signature written (a song opening with a primer in 2/2, 2/4 or 4/2 keeps the primer's;
-    the 16-step grid holds a whole number of their bars in each of its own)."""
-    numerator, denominator = (int(x) for x in meter.split("/"))
+    the time signature written, else the arrangement's meter (a song opening with a primer in 2/2,
+    2/4 or 4/2 keeps the primer's: 4/4's 16-step bar holds a whole number of their bars)."""
+    numerator, denominator = (int(x) for x in (meter or arrangement.meter.name).split("/"))
     path = Path(path)
     mf = mido.MidiFile(type=1, ticks_per_beat=TICKS_PER_QUARTER)
     tempo = mido.MidiTrack(

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bgm.arrangement import STEPS_PER_BAR, Arrangement, Note, Track
+from bgm.arrangement import Arrangement, Note, Track
 from bgm.form import Section
 
 
@@ -58,19 +58,20 @@ def _bars(arrangement: Arrangement) -> dict[int, tuple]:
     bars: dict[int, list[list[tuple]]] = {}
     for t, track in enumerate(arrangement.tracks):
         for n in track.notes:
-            bar, offset = divmod(n.start, STEPS_PER_BAR)
+            bar, offset = divmod(n.start, arrangement.meter.bar)
             tracks = bars.setdefault(bar, [[] for _ in arrangement.tracks])
             tracks[t].append((offset, n.steps, n.pitch, n.velocity))
     return {bar: tuple(map(tuple, tracks)) for bar, tracks in bars.items()}
 
 
-def _bars_in_common(bars: dict[int, tuple], a: Span, b: Span) -> int:
-    """How many whole bars ``a`` and ``b`` (of one length, starting on bar lines) play alike."""
-    first_a, first_b = a.start // STEPS_PER_BAR, b.start // STEPS_PER_BAR
-    count = a.steps // STEPS_PER_BAR
-    for bar in range(count):
-        if bars.get(first_a + bar) != bars.get(first_b + bar):
-            return bar
+def _bars_in_common(bars: dict[int, tuple], a: Span, b: Span, bar: int) -> int:
+    """How many whole bars (of ``bar`` steps) ``a`` and ``b`` (of one length, starting on bar lines)
+    play alike."""
+    first_a, first_b = a.start // bar, b.start // bar
+    count = a.steps // bar
+    for n in range(count):
+        if bars.get(first_a + n) != bars.get(first_b + n):
+            return n
     return count
 
 
@@ -84,14 +85,14 @@ def plan(arrangement: Arrangement, sections: list[Section]) -> Plan:
     """The distinct spans to synthesise, and where each span of the song comes from."""
     spans = sections_as_spans(arrangement.steps, sections)
     cuts: list[set[int]] = [{0, span.steps} for span in spans]
-    bars = _bars(arrangement)
-    on_bar_lines = [s.start % STEPS_PER_BAR == 0 and s.steps % STEPS_PER_BAR == 0 for s in spans]
+    bars, bar = _bars(arrangement), arrangement.meter.bar
+    on_bar_lines = [s.start % bar == 0 and s.steps % bar == 0 for s in spans]
     for i, a in enumerate(spans):
         for j in range(i + 1, len(spans)):
             b = spans[j]
             if a.steps != b.steps or not (on_bar_lines[i] and on_bar_lines[j]):
                 continue
-            shared = _bars_in_common(bars, a, b) * STEPS_PER_BAR
+            shared = _bars_in_common(bars, a, b, bar) * bar
             if 0 < shared < a.steps:  # alike, then apart: both cut where they part
                 cuts[i].add(shared)
                 cuts[j].add(shared)

@@ -1,7 +1,8 @@
 """How each mood sounds: tempo, General MIDI instruments, rhythm, dynamics and sampling defaults.
 
 Programs are General MIDI numbers counted from 0 (0 = Acoustic Grand Piano).
-Rhythms are ``(step, steps)`` pairs inside one 4/4 bar of 16 steps.
+Rhythms are ``(step, steps)`` pairs inside one bar: each is written for 4/4's 16 steps, and has its
+form in the 12-step bars of 3/4 and 6/8 (``for_meter``); so has each drum pattern (``drums_for``).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bgm.constraints import Rules, longest_note
+from bgm.meter import FOUR_FOUR, Meter
 from bgm.moods import MOODS
 
 Rhythm = tuple[tuple[int, int], ...]
@@ -20,11 +22,39 @@ EIGHTHS: Rhythm = tuple((step, 2) for step in range(0, 16, 2))
 BOUNCE: Rhythm = ((0, 4), (6, 2), (8, 4), (14, 2))  # long-short, a skipping feel
 OFFBEATS: Rhythm = ((2, 2), (6, 2), (10, 2), (14, 2))  # "oom-pah" chords between the bass notes
 
+# Each rhythm in 3/4 and in 6/8, as (the chords play it, the bass plays it). 3/4 is a waltz: where
+# 4/4 keeps the beat, the bass takes 1 and the chords 2 and 3 ("oom-pah-pah"). 6/8 moves in two
+# dotted beats of three eighths: the bass on each beat, the chords on the eighths after it, or the
+# jig's quarter-eighth lilt. A pad or held bass fills the bar; eighths stay eighths (6/8's accents,
+# bgm.meter, group them 3 + 3).
+BAR_12: Rhythm = ((0, 12),)
+EIGHTHS_12: Rhythm = tuple((step, 2) for step in range(0, 12, 2))
+IN_METER: dict[str, dict[Rhythm, tuple[Rhythm, Rhythm]]] = {
+    "3/4": {
+        WHOLE: (BAR_12, BAR_12),
+        HALVES: (((0, 8), (8, 4)),) * 2,  # a half and a quarter: moving on beat 3
+        QUARTERS: (((4, 4), (8, 4)), ((0, 4),)),  # the waltz
+        EIGHTHS: (EIGHTHS_12, EIGHTHS_12),
+        BOUNCE: (((0, 4), (6, 2)),) * 2,  # 4/4's first half bar: 1 and the "and" of 2
+        OFFBEATS: (((4, 2), (8, 2)),) * 2,  # short chords on 2 and 3, around the bouncing bass
+    },
+    "6/8": {
+        WHOLE: (BAR_12, BAR_12),
+        HALVES: (((0, 6), (6, 6)),) * 2,  # the two dotted beats
+        QUARTERS: (((2, 2), (4, 2), (8, 2), (10, 2)), ((0, 6), (6, 6))),  # oom-pah-pah twice
+        EIGHTHS: (EIGHTHS_12, EIGHTHS_12),
+        BOUNCE: (((0, 4), (4, 2), (6, 4), (10, 2)),) * 2,  # the jig's quarter-eighth
+        OFFBEATS: (((2, 2), (4, 2), (8, 2), (10, 2)),) * 2,  # the eighths after each beat
+    },
+}
+
 # General MIDI percussion keys (channel 10).
 KICK, SIDE_STICK, SNARE, CLOSED_HAT, CRASH = 36, 37, 38, 42, 49
 
 # One bar of drums: (step, key, velocity offset from the drum level).
-DRUM_PATTERNS: dict[str, tuple[tuple[int, int, int], ...]] = {
+Pattern = tuple[tuple[int, int, int], ...]
+
+DRUM_PATTERNS: dict[str, Pattern] = {
     "none": (),
     # Kick on 1 and 3, a soft side-stick backbeat, hats on eighths: keeps time without pushing.
     "light": (
@@ -37,6 +67,45 @@ DRUM_PATTERNS: dict[str, tuple[tuple[int, int, int], ...]] = {
         + tuple((step, CLOSED_HAT, -14 if step % 4 else -6) for step in range(16))
     ),
 }
+# Each pattern in 3/4 (the kick on 1, the backbeat on 2 and 3) and in 6/8 (the kick on 1, the
+# backbeat on 4, hats in eighths, louder on the two beats).
+DRUMS_IN_METER: dict[str, dict[str, Pattern]] = {
+    "3/4": {
+        "none": (),
+        "light": (
+            ((0, KICK, 0), (4, SIDE_STICK, -10), (8, SIDE_STICK, -10))
+            + tuple((step, CLOSED_HAT, -18 if step % 4 else -12) for step in range(0, 12, 2))
+        ),
+        "driving": (
+            ((0, KICK, 0), (6, KICK, -8), (4, SNARE, 0), (8, SNARE, 0))
+            + tuple((step, CLOSED_HAT, -14 if step % 4 else -6) for step in range(12))
+        ),
+    },
+    "6/8": {
+        "none": (),
+        "light": (
+            ((0, KICK, 0), (6, SIDE_STICK, -10))
+            + tuple((step, CLOSED_HAT, -18 if step % 6 else -12) for step in range(0, 12, 2))
+        ),
+        "driving": (
+            ((0, KICK, 0), (4, KICK, -8), (10, KICK, -8), (6, SNARE, 0))
+            + tuple((step, CLOSED_HAT, -14 if step % 6 else -6) for step in range(0, 12, 2))
+        ),
+    },
+}
+
+
+def for_meter(rhythm: Rhythm, meter: Meter, bass: bool = False) -> Rhythm:
+    """``rhythm`` (as written, for 4/4) in a bar of ``meter``, as the chords or the ``bass`` play it."""
+    if meter == FOUR_FOUR:
+        return rhythm
+    chords, low = IN_METER[meter.name][rhythm]
+    return low if bass else chords
+
+
+def drums_for(name: str, meter: Meter) -> Pattern:
+    """Drum pattern ``name`` in a bar of ``meter``."""
+    return DRUM_PATTERNS[name] if meter == FOUR_FOUR else DRUMS_IN_METER[meter.name][name]
 
 
 @dataclass(frozen=True)
@@ -50,7 +119,7 @@ class Style:
     velocity: int  # the melody's base MIDI velocity; the accompaniment sits below it
     mode: str  # preferred mode, "major" or "minor": breaks ties between relative keys
     register: tuple[int, int]  # lowest and highest MIDI pitch the melody should centre in
-    harmony_rhythm: Rhythm  # WHOLE means a sustained pad
+    harmony_rhythm: Rhythm  # as in 4/4 (see ``for_meter``); WHOLE means a sustained pad
     bass_rhythm: Rhythm
     temperature: float  # sampling defaults for the melody model
     top_p: float
@@ -71,6 +140,8 @@ class Style:
             raise ValueError(f"{self.mood}: GM programs are 0..127, got {programs}")
         if self.drums not in DRUM_PATTERNS:
             raise ValueError(f"{self.mood}: drums must be one of {sorted(DRUM_PATTERNS)}")
+        if not all({self.harmony_rhythm, self.bass_rhythm} <= forms.keys() for forms in IN_METER.values()):
+            raise ValueError(f"{self.mood}: a rhythm without its 3/4 and 6/8 forms (IN_METER)")
         if self.mode not in ("major", "minor"):
             raise ValueError(f"{self.mood}: mode must be major or minor, not {self.mode!r}")
         if not (1 <= self.velocity <= 127 and self.register[0] < self.register[1]):

@@ -55,6 +55,7 @@ def draft_arrangement(
         Key.from_name(key) if key else None,
         lead=extras.lead,
         keep_register=extras.keep_register,
+        meter=extras.grid,
     )
 
 
@@ -134,7 +135,9 @@ def render_rest(
 
 
 def _extras(draft) -> Extras:
-    return Extras(lead=draft.request.lead, keep_register=draft.request.primer is not None)
+    primer = draft.request.primer  # the song keeps a primer's meter, as composer.song renders it
+    meter = primer.meter if primer and primer.meter else "4/4"
+    return Extras(lead=draft.request.lead, keep_register=primer is not None, meter=meter)
 
 
 def opening_renderer(

@@ -19,6 +19,7 @@ from bgm import audio
 from bgm.arrangement import Arrangement, arrange
 from bgm.form import Section, song_onsets
 from bgm.harmony import Key
+from bgm.meter import Meter, meter_for
 from bgm.midi import write_midi
 from bgm.picture import draw_piano_roll
 from bgm.stems import render_stems
@@ -69,6 +70,14 @@ class Extras:
     picture: bool = False
     spans: audio.SpanStore | None = None  # spans rendered from the draft
 
+    @property
+    def grid(self) -> Meter:
+        """The meter the parts count their bars in: the one ``meter`` is written on the grid of."""
+        grid = meter_for(self.meter)
+        if grid is None:  # the composer writes only in bgm.meter's meters
+            raise ValueError(f"a song in {self.meter} has no grid")
+        return grid
+
 
 def _midi(
     tokens: list[str],
@@ -92,6 +101,7 @@ def _midi(
         known,
         lead=extras.lead,
         keep_register=extras.keep_register,
+        meter=extras.grid,
     )
     midi = write_midi(arrangement, out_dir / f"{stem}.mid", extras.meter)
     return arrangement, SongFiles(midi, None, arrangement.seconds, arrangement.key.name, arrangement.tempo)

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from bgm.form import BAR_STEPS, Section
+from bgm.form import Section
+from bgm.meter import FOUR_FOUR, Meter
 from bgm.tokens import STEP_QUARTERS
 from bot.radio.errors import RadioError
 from bot.radio.stream import RATE
@@ -40,14 +41,18 @@ class RadioSong:
 
 
 def phrase_starts(
-    tempo: int, sections: tuple[Section, ...] | list[Section], rate: int = RATE
+    tempo: int,
+    sections: tuple[Section, ...] | list[Section],
+    rate: int = RATE,
+    meter: Meter = FOUR_FOUR,
 ) -> tuple[int, ...]:
-    """Frames where phrases begin: every 4, 2 or 1 bars (the longest that lasts ``MAX_PHRASE_S`` or
-    less at ``tempo``), counted from each section's start, so a change never lands mid-bar."""
+    """Frames where phrases begin: every 4, 2 or 1 bars of ``meter`` (the longest that lasts
+    ``MAX_PHRASE_S`` or less at ``tempo``), counted from each section's start, so a change never
+    lands mid-bar."""
     frames_per_step = rate * STEP_QUARTERS * 60.0 / tempo
-    bar_s = BAR_STEPS * STEP_QUARTERS * 60.0 / tempo
+    bar_s = meter.bar * STEP_QUARTERS * 60.0 / tempo
     bars = next((n for n in PHRASE_BARS if n * bar_s <= MAX_PHRASE_S), 1)
-    steps = sorted({s.start + k for s in sections for k in range(0, s.steps, bars * BAR_STEPS)} - {0})
+    steps = sorted({s.start + k for s in sections for k in range(0, s.steps, bars * meter.bar)} - {0})
     return tuple(round(step * frames_per_step) for step in steps)
 
 
@@ -93,5 +98,5 @@ async def make_radio_song(
         why = files.no_audio.value if files.no_audio else "no audio was rendered"
         raise RadioError(f"The radio cannot play: {why}.")
     pcm = await asyncio.to_thread(load_pcm, pcm_path)
-    phrases = phrase_starts(files.tempo, composition.sections)
+    phrases = phrase_starts(files.tempo, composition.sections)  # radio songs have no primer: 4/4
     return RadioSong(composition, files, pcm, phrases, composed - began, time.perf_counter() - composed)

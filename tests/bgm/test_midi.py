@@ -3,6 +3,7 @@ import pytest
 
 from bgm.arrangement import arrange
 from bgm.form import Section
+from bgm.meter import SIX_EIGHT
 from bgm.midi import midi_seconds, write_midi
 from bgm.tokens import Onset
 
@@ -64,7 +65,7 @@ def test_the_tempo_is_written(song):
     assert tempos == [mido.bpm2tempo(arrangement.tempo)]
 
 
-def test_the_time_signature_is_4_4_unless_another_meter_is_given(song, tmp_path):
+def test_the_time_signature_is_the_arrangements_meter_unless_another_is_given(song, tmp_path):
     def signature(mf):
         return [(m.numerator, m.denominator) for m in mf.tracks[0] if m.type == "time_signature"]
 
@@ -72,6 +73,8 @@ def test_the_time_signature_is_4_4_unless_another_meter_is_given(song, tmp_path)
     assert signature(mf) == [(4, 4)]
     cut_time = write_midi(arrangement, tmp_path / "march.mid", meter="2/2")
     assert signature(mido.MidiFile(cut_time)) == [(2, 2)]
+    jig = write_midi(arrange(MELODY, 60, "happy", meter=SIX_EIGHT), tmp_path / "jig.mid")
+    assert signature(mido.MidiFile(jig)) == [(6, 8)]  # the arrangement's own meter when none is given
 
 
 def test_the_midi_lasts_as_long_as_the_arrangement(song):

@@ -1,6 +1,7 @@
 """The song's opening, drafted before verse 2 is written and rendered while it is."""
 
 import asyncio
+from types import SimpleNamespace
 
 import numpy as np
 import soundfile as sf
@@ -9,9 +10,18 @@ from bgm import audio, loudness, segments
 from bgm.arrangement import arrange
 from bgm.form import song_onsets
 from bgm.harmony import Key
+from bgm.meter import SIX_EIGHT
+from bgm.primer import Primer
 from composer.client import ModelClient
 from composer.composer import Composer, ComposeRequest
-from composer.preview import opening_arrangement, opening_of, render_opening, rest_renderer
+from composer.preview import (
+    draft_arrangement,
+    opening_arrangement,
+    opening_of,
+    opening_renderer,
+    render_opening,
+    rest_renderer,
+)
 from composer.render import Extras
 from composer.song import make_song
 from tests.bgm.test_audio import _band_levels
@@ -147,3 +157,13 @@ async def test_make_song_without_a_pipeline_makes_the_same_midi(lstm_server, tmp
         await client.close()
     assert piped.files.midi.read_bytes() == plain.files.midi.read_bytes()
     assert piped.files.audio is not None and not list(tmp_path.glob("**/*.npy"))
+
+
+def test_a_draft_opened_by_a_primer_is_arranged_in_the_primers_meter(tmp_path):
+    bar = ["60:6"] + ["_"] * 5 + ["64:6"] + ["_"] * 5  # two dotted quarters
+    request = ComposeRequest("playful", "short", seed=1, primer=Primer(tuple(bar), "C major", "6/8"))
+    draft = SimpleNamespace(request=request, tokens=tuple(bar * 4), sections=(), key="C major")
+    for job in (opening_renderer(draft, tmp_path, "song", None, 10**7), rest_renderer(draft, None, None)):
+        extras = job.keywords["extras"]
+        assert extras.grid == SIX_EIGHT
+        assert draft_arrangement(bar * 4, [], "playful", None, "C major", extras).meter == SIX_EIGHT

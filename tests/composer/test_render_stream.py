@@ -1,14 +1,17 @@
-"""``render_stream``: the files of ``render_files`` and, synthesised once with them, the PCM a radio plays."""
+"""``render_stream``: the files of ``render_files`` and, synthesised once with them, the PCM a radio plays;
+and the meter a song's files are arranged in."""
 
 from __future__ import annotations
 
+import mido
 import numpy as np
 import pytest
 import soundfile as sf
 
 from bgm import audio, synth
 from bgm.form import layout
-from composer.render import NoAudio, render_stream
+from bgm.midi import TICKS_PER_STEP
+from composer.render import Extras, NoAudio, render_midi, render_stream
 from tests.bgm.song_form import PITCHES, part
 
 needs_fluidsynth = pytest.mark.skipif(not synth.available(), reason="needs libfluidsynth")
@@ -53,3 +56,20 @@ def test_audio_too_large_for_the_message_still_gives_the_radio_its_pcm(tmp_path)
         tokens, sections, "calm", tmp_path, "song", tempo=240, fmt="wav", soundfont=None, max_bytes=20_000
     )
     assert files.audio is None and files.no_audio is NoAudio.TOO_LARGE and pcm_path.stat().st_size > 0
+
+
+@pytest.mark.parametrize("signature, bar", [("3/4", 12), ("6/8", 12), ("2/4", 16), ("4/4", 16)])
+def test_a_song_is_arranged_in_bars_of_the_grid_its_time_signature_is_written_on(tmp_path, signature, bar):
+    tokens, sections = layout({name: part(pitches, 48) for name, pitches in PITCHES.items()})
+    extras = Extras(meter=signature)
+    files = render_midi(tokens, sections, "calm", tmp_path, "song", tempo=None, extras=extras)
+    midi = mido.MidiFile(files.midi)
+    (time_signature,) = [m for m in midi.tracks[0] if m.type == "time_signature"]
+    assert f"{time_signature.numerator}/{time_signature.denominator}" == signature  # as the primer wrote it
+    bass = next(t for t in midi.tracks if t.name == "bass")
+    ticks, strikes = 0, []
+    for message in bass:
+        ticks += message.time
+        if message.type == "note_on" and message.velocity:
+            strikes.append(ticks // TICKS_PER_STEP)
+    assert strikes == list(range(0, len(tokens), bar))  # calm's bass holds each bar of the grid

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bgm.form import Section
+from bgm.meter import THREE_FOUR
 from bot.radio.songs import MAX_PHRASE_S, phrase_starts
 
 SECTIONS = [Section("verse1", 0, 64), Section("chorus", 64, 64)]  # 4 bars each
@@ -19,3 +20,9 @@ def test_no_phrase_is_longer_than_the_promise_unless_a_bar_is():
     for tempo in range(60, 241, 7):
         marks = (0, *phrase_starts(tempo, SECTIONS, rate=1000))
         assert max(b - a for a, b in zip(marks, marks[1:], strict=False)) <= MAX_PHRASE_S * 1000 + 1
+
+
+def test_phrases_are_counted_in_bars_of_the_songs_meter():
+    # 120 bpm in 3/4: a bar lasts 1.5 s, so 2 bars (3 s) fit and 4 (6 s) do not: every 24 steps.
+    waltz = [Section("verse1", 0, 48), Section("chorus", 48, 48)]
+    assert phrase_starts(120, waltz, rate=1000, meter=THREE_FOUR) == (3000, 6000, 9000)
