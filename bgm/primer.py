@@ -87,6 +87,16 @@ class Primer:
         return transpose(tokens, normal_shift(key))
 
 
+def check_meter(primer: Primer, meter: str | None) -> None:
+    """Refuse a primer that cannot open a song in ``meter`` (None: any)."""
+    if meter is not None and primer.grid.name != meter:
+        raise PrimerRejected(
+            primer.source,
+            f"is in {primer.meter}, so the song opening with it is too; leave out the meter or ask for "
+            f"{primer.grid.name}",
+        )
+
+
 def read_primer(name: str, data: bytes) -> Primer:
     """The primer in the file ``name`` holding ``data``; ``PrimerRejected`` (one sentence) if unusable."""
     check_name_and_size(name, len(data))

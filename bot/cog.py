@@ -24,6 +24,7 @@ from discord.ext import commands
 from bgm import instruments
 from bgm.errors import BgmError
 from bgm.harmony import Key
+from bgm.meter import METERS
 from bgm.moods import MOODS
 from bot import formatting
 from bot.checks import admin_only
@@ -87,8 +88,12 @@ class BgmCog(commands.GroupCog, name="bgm", group_name="bgm", group_description=
         lead="the melody's instrument: a General MIDI name or number 1-128 (default: the mood's)",
         loop="audio that loops seamlessly: whole bars, its reverb tail folded into its start",
         primer="a MIDI, MusicXML or ABC file: the song opens with its first bars and goes on from them",
+        meter="4/4, 3/4 (a waltz) or 6/8 (a jig) (default: the primer's, else 4/4)",
     )
-    @app_commands.choices(mood=[app_commands.Choice(name=m, value=m) for m in MOODS])
+    @app_commands.choices(
+        mood=[app_commands.Choice(name=m, value=m) for m in MOODS],
+        meter=[app_commands.Choice(name=m.name, value=m.name) for m in METERS],
+    )
     async def compose(
         self,
         interaction: discord.Interaction,
@@ -100,6 +105,7 @@ class BgmCog(commands.GroupCog, name="bgm", group_name="bgm", group_description=
         lead: app_commands.Range[str, 1, 60] | None = None,
         loop: bool = False,
         primer: discord.Attachment | None = None,
+        meter: str | None = None,
     ) -> None:
         # Choices bind Discord's client, not a crafted request: an unknown mood was queued and posted
         # publicly before failing, and a 6,000-character one made an error reply too long to send.
@@ -120,6 +126,7 @@ class BgmCog(commands.GroupCog, name="bgm", group_name="bgm", group_description=
             key=key,
             lead=None if lead is None else instruments.program(lead),
             loop=loop,
+            meter=meter,
         )
         await self.tracks.start(interaction, request, parent=None, primer=primer)
 

@@ -92,8 +92,9 @@ def track_embed(
     if request.loop:
         embed.add_field(name="Loop", value="seamless, whole bars")
     if request.primer is not None:
-        meter = "" if request.meter.name == "4/4" else f", {request.meter.name}"
-        embed.add_field(name="Primer", value=f"{shown(request.primer.source)} ({request.primer.key}{meter})")
+        embed.add_field(name="Primer", value=f"{shown(request.primer.source)} ({request.primer.key})")
+    if request.grid.name != "4/4":
+        embed.add_field(name="Meter", value=request.signature)
     embed.add_field(name="Asked by", value=requester, inline=False)
     if note:
         embed.add_field(name="Note", value=note, inline=False)

@@ -43,6 +43,7 @@ def _request(args: argparse.Namespace):
         lead=None if args.lead is None else instruments.program(args.lead),
         loop=args.loop,
         primer=primer,
+        meter=args.meter,
     )
 
 
@@ -142,8 +143,8 @@ def compose(args: argparse.Namespace, settings: Settings) -> int:
         extras.append(f"a loop of {composition.bars} bars")
     if seeded.primer is not None:
         extras.append(f"opening with {composition.primer_bars} bars of {seeded.primer.source}")
-        if seeded.meter.name != "4/4":
-            extras.append(f"in {seeded.meter.name}")
+    if seeded.grid.name != "4/4":
+        extras.append(f"in {seeded.signature}")
     print(
         f"mood {args.mood}, seed {seeded.seed}, model version {composition.model_version}, "
         f"key {files.key}, tempo {files.tempo} bpm, {minutes}:{seconds:02d} long"

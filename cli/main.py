@@ -280,6 +280,7 @@ def _add_compose(sub: argparse._SubParsersAction, common: argparse.ArgumentParse
         help="MIDI, MusicXML or ABC: the song opens with its first bars (up to 8) and the model goes on",
     )
     p.add_argument("--key", help='the song\'s key, e.g. "D minor", "F# major", "Bb" (default: the mood\'s)')
+    p.add_argument("--meter", help="4/4, 3/4 (a waltz) or 6/8 (a jig) (default: the primer's, else 4/4)")
     p.add_argument("--lead", metavar="NAME", help="the melody's General MIDI instrument: a name or 1-128")
     p.add_argument(
         "--loop", action="store_true", help="audio that loops seamlessly: whole bars, tail folded in"

@@ -12,9 +12,9 @@ A melody model (bgm/melody.py) writes in C major / A minor under the rules and
 phrase plans of composer/generation.py; its song is moved to a key drawn from
 the mood's keys. An older model's song is moved to the mood's parallel mode.
 
-A request may name the key, the lead instrument, a loop, and a primer (bgm/primer.py): the primer's
-bars open verse 1, fed to the model as if it had written them, and the song keeps the primer's
-meter (4/4, 3/4 or 6/8: bgm/meter.py) and its key unless the request names another.
+A request may name the key, the meter (4/4, 3/4 or 6/8: bgm/meter.py), the lead instrument, a loop,
+and a primer (bgm/primer.py): the primer's bars open verse 1, fed to the model as if it had written
+them, and the song keeps the primer's meter and its key unless the request names another key.
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ from bgm.constraints import Rules
 from bgm.form import LENGTHS, Section, layout, part_bars
 from bgm.harmony import Key, with_mode
 from bgm.melody import one_line, to_key, transpose
-from bgm.meter import FOUR_FOUR, Meter
-from bgm.primer import Primer, fit_vocab
+from bgm.meter import FOUR_FOUR, METERS, Meter, by_name
+from bgm.primer import Primer, check_meter, fit_vocab
 from bgm.styles import STYLES
 from bgm.tokens import decode, encode
 from composer.client import ModelClient, ModelInfo
@@ -61,6 +61,7 @@ class ComposeRequest:
     lead: int | None = None  # the melody's General MIDI program, 0..127; None: the mood's
     loop: bool = False  # the audio loops seamlessly (bgm/loop.py)
     primer: Primer | None = None
+    meter: str | None = None  # "4/4", "3/4" or "6/8" (bgm/meter.py); None: the primer's, else 4/4
 
     def __post_init__(self) -> None:
         # Every option is checked here, so the CLI and the bot refuse the same values in the same words.
@@ -80,11 +81,22 @@ class ComposeRequest:
             raise BgmError("Temperature must be between 0.05 and 3.")
         if self.top_p is not None and not 0 < self.top_p <= 1:
             raise BgmError("top-p must be in (0, 1].")
+        if self.meter is not None and self.meter not in {m.name for m in METERS}:
+            raise BgmError(f"The meter must be one of {', '.join(m.name for m in METERS)}.")
+        if self.primer is not None:
+            check_meter(self.primer, self.meter)
 
     @property
-    def meter(self) -> Meter:
-        """The song's meter: its primer's, else 4/4."""
+    def grid(self) -> Meter:
+        """The meter the song is written in: the one asked for, else its primer's, else 4/4."""
+        if self.meter is not None:
+            return by_name(self.meter)
         return self.primer.grid if self.primer else FOUR_FOUR
+
+    @property
+    def signature(self) -> str:
+        """The time signature its MIDI file says: the primer's own (2/4 is written on 4/4's grid)."""
+        return self.primer.meter if self.primer and self.primer.meter else self.grid.name
 
     def seeded(self) -> ComposeRequest:
         """This request with a seed drawn when it has none, so the song can be made again."""
@@ -111,7 +123,7 @@ class Composition:
 
     @property
     def bars(self) -> int:
-        return len(self.tokens) // self.request.meter.bar
+        return len(self.tokens) // self.request.grid.bar
 
     @property
     def primer_bars(self) -> int:
@@ -168,7 +180,7 @@ class Composer:
     ) -> Composition:
         if request.mood not in info.moods:
             raise UnknownMood(request.mood, info.moods)
-        meter = request.meter
+        meter = request.grid
         if meter.name not in info.meters:
             raise UnsupportedMeter(meter.name, info.version, info.meters)
         style = STYLES[request.mood]

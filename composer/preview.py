@@ -135,9 +135,8 @@ def render_rest(
 
 
 def _extras(draft) -> Extras:
-    primer = draft.request.primer  # the song keeps a primer's meter, as composer.song renders it
-    meter = primer.meter if primer and primer.meter else "4/4"
-    return Extras(lead=draft.request.lead, keep_register=primer is not None, meter=meter)
+    request = draft.request
+    return Extras(lead=request.lead, keep_register=request.primer is not None, meter=request.signature)
 
 
 def opening_renderer(

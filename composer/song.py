@@ -135,7 +135,7 @@ def song_renderer(
     extras = Extras(
         lead=seeded.lead,
         keep_register=seeded.primer is not None,
-        meter=seeded.primer.meter if seeded.primer and seeded.primer.meter else "4/4",
+        meter=seeded.signature,
         loop=seeded.loop,
         stems=stems,
         picture=picture,

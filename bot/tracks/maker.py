@@ -35,7 +35,7 @@ from pathlib import Path
 import discord
 
 from bgm.errors import BgmError
-from bgm.primer import Primer, PrimerRejected, check_name_and_size, read_primer
+from bgm.primer import Primer, PrimerRejected, check_meter, check_name_and_size, read_primer
 from bot import formatting
 from bot.jobs.shared_queue import SharedQueue, SharedReservation
 from bot.jobs.song_job import SongJob
@@ -110,7 +110,7 @@ class TrackMaker:
             reply = Reply(interaction)
             await interaction.response.defer(thinking=True)
             if primer is not None:
-                read = await self._read_primer(interaction, primer)
+                read = await self._read_primer(interaction, primer, request.meter)
                 if read is None:
                     return
                 request = replace(request, primer=read)
@@ -136,16 +136,20 @@ class TrackMaker:
             self._active.discard(task)
 
     async def _read_primer(
-        self, interaction: discord.Interaction, attachment: discord.Attachment
+        self, interaction: discord.Interaction, attachment: discord.Attachment, meter: str | None
     ) -> Primer | None:
         """The attached primer, read in a render worker (music21 holds the GIL for as long as it
-        parses); ``None`` when refused: the reason said privately, the deferred reply removed."""
+        parses), that can open a song in ``meter``; ``None`` when refused: the reason said privately,
+        the deferred reply removed."""
         try:
             data = await attachment.read()
             job = functools.partial(read_primer, attachment.filename, data)
             if self.renderer is not None:
-                return await self.renderer.run(job)
-            return await asyncio.get_running_loop().run_in_executor(None, job)
+                read = await self.renderer.run(job)
+            else:
+                read = await asyncio.get_running_loop().run_in_executor(None, job)
+            check_meter(read, meter)
+            return read
         except PrimerRejected as error:
             text = f"❌ {error} Nothing was composed."
         except discord.HTTPException:

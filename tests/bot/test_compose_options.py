@@ -119,7 +119,7 @@ async def test_a_jig_primer_gives_a_song_in_6_8_that_loops_on_its_bars(
                                         user=fake.regular)  # fmt: skip
         await fake.wait_for(lambda: inter.original is not None and has_song(inter.original), SONG_S)
         message = inter.original
-        assert fields(message)["Primer"] == "`jig.mid` (D major, 6/8)"
+        assert (fields(message)["Primer"], fields(message)["Meter"]) == ("`jig.mid` (D major)", "6/8")
         midi = mido.MidiFile(file=io.BytesIO(message.files["bgm-playful-3.mid"]))
         signatures = [(m.numerator, m.denominator) for m in midi.tracks[0] if m.type == "time_signature"]
         assert signatures == [(6, 8)]
@@ -131,6 +131,38 @@ async def test_a_jig_primer_gives_a_song_in_6_8_that_loops_on_its_bars(
         bar_samples = 3 * 60 * rate / tempo
         assert abs(len(audio) - 4 * 6 * bar_samples) <= 1  # whole bars (six sections of 4), to the sample
         fake.assert_no_unknown_routes()
+
+
+async def test_a_waltz_asked_for_is_in_3_4_and_a_primer_in_another_meter_is_refused_privately(
+    meter_server, tmp_path, restore_discord
+):
+    async with FakeDiscord() as fake, bot_against(fake, meter_server, tmp_path / "data"):
+        inter = await fake.invoke_slash(
+            "bgm compose", options=dict(mood="calm", length="short", seed=5, meter="3/4"), user=fake.regular
+        )
+        await fake.wait_for(lambda: inter.original is not None and has_song(inter.original), SONG_S)
+        assert fields(inter.original)["Meter"] == "3/4"
+        midi = mido.MidiFile(file=io.BytesIO(inter.original.files["bgm-calm-5.mid"]))
+        assert [(m.numerator, m.denominator) for m in midi.tracks[0] if m.type == "time_signature"] == [
+            (3, 4)
+        ]
+        assert sum(m.time for m in midi.tracks[0]) % (3 * 480) == 0  # whole 3/4 bars
+
+        jig = Upload("jig.mid", midi_bytes(TUNE, numerator=6, denominator=8))
+        refused = await fake.invoke_slash(
+            "bgm compose",
+            options=dict(mood="calm", meter="3/4"),
+            attachments={"primer": jig},
+            user=fake.regular,
+        )
+        refusal = await fake.wait_for(
+            lambda: next((m for m in [refused.original, *refused.followups] if m and m.ephemeral), None), 60
+        )
+        assert refusal.content == (
+            "❌ The primer `jig.mid` is in 6/8, so the song opening with it is too; leave out the meter or "
+            "ask for 6/8. Nothing was composed."
+        )
+        assert len([m for m in fake.channel_messages() if not m.ephemeral and m.attachments]) == 1
 
 
 async def test_lead_and_key_autocomplete(shared_server, tmp_path, restore_discord):

@@ -251,6 +251,39 @@ def test_an_option_out_of_range_is_one_sentence_and_exit_status_2(options, said,
     assert said in run_refused(tmp_path, capsys, *options)
 
 
+def test_a_jig_asked_for_is_in_6_8_bars_and_says_so(default_server, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert compose(default_server, out, "--mood", "playful", "--seed", "8", "--meter", "6/8") == 0
+    assert ", in 6/8 (made in" in capsys.readouterr().out
+    midi = mido.MidiFile(out / "bgm-playful-8.mid")
+    assert [(m.numerator, m.denominator) for m in midi.tracks[0] if m.type == "time_signature"] == [(6, 8)]
+    assert sum(m.time for m in midi.tracks[0]) == 6 * 4 * 3 * 480  # six parts of four 6/8 bars
+    drums = next(t for t in midi.tracks if t.name == "drums")
+    now, kicks = 0, set()
+    for message in drums:
+        now += message.time
+        if message.type == "note_on" and message.velocity and message.note == 36:
+            kicks.add(now)
+    assert {3 * 480 * bar for bar in range(6 * 4)} <= kicks  # a kick on every 6/8 downbeat
+
+
+@pytest.mark.parametrize(
+    "options, said",
+    [
+        (("--meter", "5/4"), "The meter must be one of 4/4, 3/4, 6/8."),
+        (("--meter", "3/4", "--primer", "jig.abc"),
+         "The primer `jig.abc` is in 6/8, so the song opening with it is too; leave out the meter or "
+         "ask for 6/8."),
+    ],
+)  # fmt: skip
+def test_a_meter_out_of_range_or_against_the_primers_is_refused_in_one_sentence(
+    options, said, tmp_path, capsys
+):
+    (tmp_path / "jig.abc").write_text("X:1\nT:j\nM:6/8\nL:1/8\nK:D\nA | dcd efd | e3 d3 |\n")
+    options = tuple(str(tmp_path / o) if o.endswith(".abc") else o for o in options)
+    assert said in run_refused(tmp_path, capsys, *options)
+
+
 def test_a_primer_in_a_meter_without_a_grid_is_refused_in_one_sentence(tmp_path, capsys):
     (tmp_path / "five.abc").write_text("X:1\nT:f\nM:5/4\nL:1/4\nK:D\nA d c d e | f d3 A |\n")
     said = run_refused(tmp_path, capsys, "--primer", str(tmp_path / "five.abc"))

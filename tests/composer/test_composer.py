@@ -310,6 +310,14 @@ def test_a_primer_in_3_4_or_6_8_gives_a_song_in_12_step_bars_with_that_meters_po
         assert first <= again and len(again - first) <= 1, section.name
 
 
+def test_a_song_asked_for_in_6_8_starts_from_the_models_6_8_windows_and_counts_its_bars(meter_server):
+    song, client = _compose(
+        meter_server, ComposeRequest("happy", "short", seed=2, meter="6/8"), PositionsClient
+    )
+    assert set(client.positions) == set(range(112, 160)) and song.bars == 4 * len(LAYOUT)
+    assert song.request.signature == "6/8" and song.request.grid.bar == 12
+
+
 def test_a_primer_in_a_meter_the_model_has_not_learnt_is_refused_in_one_sentence(lstm_server):
     from bgm.primer import Primer
 
