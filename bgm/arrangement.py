@@ -209,16 +209,22 @@ def _in_section(melody: list[Onset], section: Section) -> list[Onset]:
     return [o for o in melody if section.start <= o.step < section.start + section.steps]
 
 
-def align_sections(melody: list[Onset], sections: list[Section]) -> list[Onset]:
+def align_sections(
+    melody: list[Onset], sections: list[Section], anchor: Section | None = None
+) -> list[Onset]:
     """Each section moved by whole octaves towards the song's middle pitch: the model writes each
-    part on its own, and a bridge a ninth above the chorus sounds like another instrument."""
+    part on its own, and a bridge a ninth above the chorus sounds like another instrument. With an
+    ``anchor`` (the section a user's primer opens), towards its middle, and the anchor stays."""
     if not melody or not sections:
         return melody
-    middle = float(np.median([max(o.pitches) for o in melody]))
+    anchored = _in_section(melody, anchor) if anchor else []
+    middle = float(np.median([max(o.pitches) for o in anchored or melody]))
     aligned = [o for o in melody if not any(o.step in range(s.start, s.start + s.steps) for s in sections)]
     for section in sections:
         notes = _in_section(melody, section)
-        if notes:
+        if notes and section == anchor:
+            aligned += notes
+        elif notes:
             offset = middle - float(np.median([max(o.pitches) for o in notes]))
             aligned += _shifted(notes, 12 * round(offset / 12) if abs(offset) > SECTION_SPREAD else 0)
     return sorted(aligned, key=lambda o: o.step)
@@ -335,7 +341,9 @@ def arrange(
         style = replace(style, melody_program=lead)
     sections = sections or []
     melody = sorted(melody, key=lambda o: o.step)
-    if not keep_register:
+    if keep_register:  # the primer is played where it was written, the other sections around it
+        melody = align_sections(melody, sections, anchor=sections[0] if sections else None)
+    else:
         melody = fit_register(align_sections(melody, sections), style.register)
     key = key or key_for(melody, style.mode)
     # An empty melody gives nothing to harmonise: every part stays silent.

@@ -196,8 +196,9 @@ def test_a_section_written_an_octave_away_joins_the_others():
 
 
 def test_chords_move_down_under_a_low_section_and_stay_put_elsewhere():
-    # A high verse keeps its chords in F3..E4; a chorus down to B-flat 3 takes them under the tune.
-    high = [Onset(o.step, (o.pitches[0] + 12,), o.steps) for o in MELODY[:16]]
+    # A high verse keeps its chords in F3..E4; a chorus down to B-flat 3 takes them under the tune
+    # (the two within half an octave of each other: neither is moved, see the next test).
+    high = [Onset(o.step, (o.pitches[0] + 4,), o.steps) for o in MELODY[:16]]
     low = [Onset(o.step + 64, (o.pitches[0] - 2,), o.steps) for o in MELODY[:16]]
     sections = [Section("verse1", 0, 64), Section("chorus", 64, 64)]
     arrangement = arrange(high + low, STEPS, "sad", sections, keep_register=True)
@@ -206,6 +207,17 @@ def test_chords_move_down_under_a_low_section_and_stay_put_elsewhere():
     assert all(53 <= n.pitch <= 64 for n in harmony if n.start < 64)
     # Under all but a passing low note or two (the lowest tenth of the tune may cross the chords).
     assert all(45 <= n.pitch < chorus_tune[len(chorus_tune) // 10] for n in harmony if n.start >= 64)
+
+
+def test_with_a_primer_the_other_sections_move_by_octaves_towards_verse_1_which_stays():
+    verse = [Onset(o.step, (o.pitches[0] + 12,), o.steps) for o in MELODY[:16]]  # the primer, high
+    bridge = [Onset(o.step + 64, (o.pitches[0] - 2,), o.steps) for o in MELODY[:16]]  # 14 below it
+    near = [Onset(o.step + 128, (o.pitches[0] + 7,), o.steps) for o in MELODY[:16]]  # 5 below it
+    sections = [Section("verse1", 0, 64), Section("bridge", 64, 64), Section("chorus", 128, 64)]
+    notes = arrange(verse + bridge + near, 192, "sad", sections, keep_register=True).track("melody").notes
+    assert [n.pitch for n in notes if n.start < 64] == [o.pitches[0] for o in verse]
+    assert [n.pitch for n in notes if 64 <= n.start < 128] == [o.pitches[0] + 12 for o in bridge]
+    assert [n.pitch for n in notes if n.start >= 128] == [o.pitches[0] for o in near]
 
 
 def test_a_melody_far_below_the_register_moves_up_by_octaves():
