@@ -18,8 +18,6 @@ another models folder, e.g. the grown network before its new positions were trai
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
 import json
 import math
 import sys
@@ -92,20 +90,12 @@ def requests(pieces: list, meter: Meter, songs: int, seed_base: int, length: str
 
 
 def compose_all(models: Path, wanted: list) -> list:
-    from composer.client import ModelClient
-    from composer.composer import Composer
+    """``wanted`` composed against an embedded server on ``models``."""
+    from bench.key_agreement import compose_all as compose_with
     from model_server import local_server
 
-    async def run(target: str) -> list:
-        client = ModelClient(target, deadline=60.0)
-        try:
-            composer = Composer(client)
-            return [await composer.compose(request) for request in wanted]
-        finally:
-            await client.close()
-
-    with contextlib.ExitStack() as stack:
-        return asyncio.run(run(stack.enter_context(local_server(models))))
+    with local_server(models) as target:
+        return compose_with(target, wanted)
 
 
 def profile(parts: list[list[str]], meter: Meter) -> np.ndarray:
