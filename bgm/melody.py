@@ -38,11 +38,14 @@ def position_offset(meter: Meter) -> int:
 
 
 def position_values(meters: tuple[str, ...]) -> int:
-    """Values of the position input of a network that knows ``meters`` (the first of ``METERS``)."""
-    known = [m for m in METERS if m.name in meters]
-    if [m.name for m in known] != [m.name for m in METERS[: len(meters)]]:
-        raise ValueError(f"a network's meters are the first of {[m.name for m in METERS]}, not {meters!r}")
-    return position_offset(known[-1]) + known[-1].phrase
+    """Values of the position input of a network that knows ``meters``: up to the end of the range
+    of the last of them in ``METERS`` (4/4 and 6/8 alone leave 3/4's range unused)."""
+    if not meters or len(set(meters)) != len(meters) or not set(meters) <= {m.name for m in METERS}:
+        raise ValueError(
+            f"a network's meters are some of {[m.name for m in METERS]}, each once, not {meters!r}"
+        )
+    last = max((m for m in METERS if m.name in meters), key=METERS.index)
+    return position_offset(last) + last.phrase
 
 
 def lookback_steps(meter: Meter, steps: tuple[int, ...] = LOOKBACK) -> tuple[int, ...]:

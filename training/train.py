@@ -118,12 +118,9 @@ def _with_meters(
         raise TrainingError("--add-meters needs a melody network (a version trained with position inputs).")
     if known := [m for m in meters if m in old_config.meters]:
         raise TrainingError(f"--add-meters: the live version already writes in {', '.join(known)}.")
-    try:
-        config = ModelConfig(**{**old_config.to_dict(), "meters": old_config.meters + tuple(meters)})
-    except ValueError:
-        raise TrainingError(
-            f"--add-meters: meters are added in the order {', '.join(m.name for m in METERS)}, each once."
-        ) from None
+    config = ModelConfig(
+        **{**old_config.to_dict(), "meters": old_config.meters + tuple(dict.fromkeys(meters))}
+    )
     model = build(config)
     _grow(model, old)
     table = model.get_layer("position_embedding")
@@ -148,11 +145,19 @@ def _like_four_four(meter: Meter, step: int) -> int:
     return bar * FOUR_FOUR.bar + four_four_beat * 4 + in_beat * 4 // meter.beat
 
 
+def meters_of(labelled: list[dataset.Labelled]) -> tuple[str, ...]:
+    """What a new network learns: 4/4, and each other meter the training pieces are in."""
+    return tuple(m.name for m in METERS if m == FOUR_FOUR or any(item.meter == m for item in labelled))
+
+
 def _prepare(
     options: TrainOptions, labelled: list[dataset.Labelled]
 ) -> tuple[keras.Model, ModelConfig, Vocabulary, RunState]:
     run_dir = options.run_dir
-    streams = [item.piece.tokens for item in labelled]
+
+    def streams(meters: tuple[str, ...]) -> list[tuple[str, ...]]:
+        return [item.piece.tokens for item in dataset.in_meters(labelled, meters)]
+
     if options.resume:
         if not (run_dir / "state.json").exists():
             raise TrainingError(f"Nothing to resume in {run_dir}: no finished epoch was saved there.")
@@ -175,13 +180,14 @@ def _prepare(
             vocab = old_vocab
             print(f"teaching version {live.name} {', '.join(options.add_meters)}: only their positions learn")
         else:
-            vocab = old_vocab.extended(frequent_tokens(streams, options.min_count))
+            vocab = old_vocab.extended(frequent_tokens(streams(old_config.meters), options.min_count))
             config = ModelConfig(**{**old_config.to_dict(), "vocab_size": len(vocab)})
             model = build(config)
             _grow(model, old)
             print(f"fine-tuning version {live.name}: vocabulary {len(old_vocab)} -> {len(vocab)}")
     else:
-        vocab = build_vocab(streams, options.min_count)
+        meters = meters_of(labelled)
+        vocab = build_vocab(streams(meters), options.min_count)
         config = ModelConfig(
             len(vocab),
             len(MOODS),
@@ -190,6 +196,7 @@ def _prepare(
             options.embedding,
             arch=options.arch,
             trained_steps=max(1, options.window * 3 // 4),  # the first bar or so only warms the state up
+            meters=meters,
         )
         model = build(config)
     compile_model(model, options.learning_rate)
@@ -262,20 +269,20 @@ def train(options: TrainOptions) -> TrainResult:
         "moods": {m: n for m, (n, _) in dataset.mood_summary(labelled).items()},
         "config": config.to_dict(),
     }
-    if options.add_meters:
-        # The old meters keep everything: their rows of the position input, their start windows, and
-        # the gate compares the two versions on the live version's own validation pieces.
-        live = publish.latest(options.models_dir / options.model_name)
-        _keep_positions(model, export.load_keras(live)[0], old_meters)
-        primers = export.published_primers(live)
-        val_part = dataset.split(dataset.in_meters(labelled, old_meters), options.validation, options.seed)[1]
-    else:
-        primers = {}
+    # Start windows from the training pieces in each meter; a fine-tune keeps the live version's for
+    # a meter its music has none in.
+    live = publish.latest(options.models_dir / options.model_name) if options.from_latest else None
+    primers = export.published_primers(live) if live else {}
     for name in config.meters:
-        if name not in primers:
+        if any(item.meter.name == name for item in train_part) or name not in primers:
             primers[name] = dataset.primers(
                 train_part, vocab, config.window, options.primers_per_mood, options.seed, by_name(name)
             )
+    if options.add_meters:
+        # The old meters keep everything: their rows of the position input, their start windows, and
+        # the gate compares the two versions on the live version's own validation pieces.
+        _keep_positions(model, export.load_keras(live)[0], old_meters)
+        val_part = dataset.split(dataset.in_meters(labelled, old_meters), options.validation, options.seed)[1]
 
     def write(path: Path) -> None:
         export.export(model, config, vocab, primers, figures, path)

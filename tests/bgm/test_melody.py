@@ -45,8 +45,10 @@ def test_each_meter_counts_its_own_phrase_in_its_own_range_of_positions():
     assert melody.positions(0, 49, SIX_EIGHT)[[0, 47, 48]].tolist() == [112, 159, 112]
     assert melody.position_values(("4/4",)) == 64
     assert melody.position_values(("4/4", "3/4", "6/8")) == 160
-    with pytest.raises(ValueError):
-        melody.position_values(("4/4", "6/8"))  # a network's meters are the first ones, in order
+    assert melody.position_values(("4/4", "6/8")) == 160  # 3/4's range unused
+    for bad in [("4/4", "4/4"), ("5/4",), ()]:
+        with pytest.raises(ValueError):
+            melody.position_values(bad)
 
 
 def test_lookback_counts_bars_of_the_meter():

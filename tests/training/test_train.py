@@ -64,6 +64,7 @@ def test_serving_default_takes_tokens_and_mood_and_returns_logits(tiny):
 
 def test_metadata_describes_the_model(tiny):
     options, result = tiny
+    assert result.figures["config"]["meters"] == ("4/4",)  # the tunes are all in 4/4
     meta = tf.saved_model.load(str(result.path)).signatures["metadata"](dummy=tf.constant([0]))
     vocab = json.loads((options.run_dir / "vocab.json").read_text())["tokens"]
     assert [t.decode() for t in meta["vocab"].numpy()[0]] == vocab
@@ -227,14 +228,30 @@ def test_primers_end_where_a_phrase_ends():
     assert window in (list(tokens[28:60]), list(tokens[92:124]), list(tokens[156:188]))
 
 
+def write_waltzes_and_jigs(folder: Path) -> Path:
+    folder.mkdir()
+    for i, (meter, bar) in enumerate([("3/4", "c2 e2 g2 | f2 d2 B2 |"), ("6/8", "cde gfe | dcB c3 |")] * 2):
+        (folder / f"t{i}.abc").write_text(f"X:1\nT:t{i}\nM:{meter}\nL:1/8\nK:C\n" + bar * 12 + "\n")
+    return folder
+
+
+def test_a_new_network_learns_every_meter_its_music_is_in(tiny, tmp_path):
+    options, _ = tiny
+    triple = write_waltzes_and_jigs(tmp_path / "triple")
+    result = train(
+        replace(options, data=(options.data[0], triple), models_dir=tmp_path / "m", run_dir=tmp_path / "r")
+    )
+    assert result.figures["config"]["meters"] == ("4/4", "3/4", "6/8")
+    meta = tf.saved_model.load(str(result.path)).signatures["metadata"](dummy=tf.constant([0]))
+    primers = meta["meter_primers"].numpy()[0]
+    assert primers.shape == (3, len(MOODS), 2, 32) and (primers[1:] > 0).any()  # waltzes and jigs in them
+
+
 def test_adding_meters_teaches_their_positions_and_leaves_4_4_exactly_as_it_was(tiny, tmp_path):
     options, first = tiny
     models = tmp_path / "models"
     shutil.copytree(options.models_dir, models)
-    triple = tmp_path / "triple"
-    triple.mkdir()
-    for i, (meter, bar) in enumerate([("3/4", "c2 e2 g2 | f2 d2 B2 |"), ("6/8", "cde gfe | dcB c3 |")] * 2):
-        (triple / f"t{i}.abc").write_text(f"X:1\nT:t{i}\nM:{meter}\nL:1/8\nK:C\n" + bar * 12 + "\n")
+    triple = write_waltzes_and_jigs(tmp_path / "triple")
     result = train(
         replace(options, data=(triple,), models_dir=models, run_dir=tmp_path / "run", from_latest=True,
                 add_meters=("3/4", "6/8"))
