@@ -152,8 +152,10 @@ class Composition:
 
 
 def _in_meter(rules: Rules, meter: Meter) -> Rules:
-    """``rules`` for ``meter``: no note held longer than its bar (a whole 4/4 bar is more than one of 3/4)."""
-    return replace(rules, longest=min(rules.longest, meter.bar))
+    """``rules`` for ``meter``: no note held longer than its bar (a whole 4/4 bar is more than one of
+    3/4), and the silence that must end counted in its beats (6/8's beat is a dotted quarter)."""
+    rest = rules.max_rest * meter.beat // FOUR_FOUR.beat
+    return replace(rules, longest=min(rules.longest, meter.bar), max_rest=rest)
 
 
 class Composer:

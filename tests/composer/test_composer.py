@@ -328,3 +328,14 @@ def test_a_primer_in_a_meter_the_model_has_not_learnt_is_refused_in_one_sentence
         "Model version 1 writes in 4/4 only, not 3/4; teach it with "
         "`bgm train --from latest --add-meters 3/4,6/8`."
     )
+
+
+def test_in_3_4_and_6_8_no_note_outlasts_a_bar_and_a_silence_ends_after_one_of_their_beats():
+    from bgm.constraints import Rules
+    from bgm.meter import FOUR_FOUR, SIX_EIGHT, THREE_FOUR
+    from composer.composer import _in_meter
+
+    held = Rules(longest=16)  # a lead that sustains holds a whole 4/4 bar
+    assert (_in_meter(held, FOUR_FOUR).longest, _in_meter(held, FOUR_FOUR).max_rest) == (16, 4)
+    assert (_in_meter(held, THREE_FOUR).longest, _in_meter(held, THREE_FOUR).max_rest) == (12, 4)
+    assert (_in_meter(held, SIX_EIGHT).longest, _in_meter(held, SIX_EIGHT).max_rest) == (12, 6)
