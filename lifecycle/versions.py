@@ -54,6 +54,7 @@ def _network(path: Path) -> str:
     parts.append(f"window {config.get('window', '?')}")
     if config.get("melody_inputs"):
         parts.append("melody")
+        parts.append(" ".join(config.get("meters", ["4/4"])))  # the meters it writes in (bgm/meter.py)
     return ", ".join(parts)
 
 

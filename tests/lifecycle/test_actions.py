@@ -98,7 +98,7 @@ def test_versions_are_listed_newest_first_with_labels_network_and_figures(folder
     lifecycle.promote(3)
     listed = lifecycle.versions()
     assert [(v.version, v.labels) for v in listed] == [(3, ("stable",)), (2, ("previous",)), (1, ())]
-    assert listed[0].network == "lstm 64, window 32, melody"
+    assert listed[0].network == "lstm 64, window 32, melody, 4/4"
     assert listed[0].figures["val_perplexity"] == pytest.approx(2.3)
     assert listed[0].size_bytes > 0 and listed[0].created > 0
 
